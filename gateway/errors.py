@@ -32,7 +32,7 @@ PROBLEM_CODES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One located problem: `path` uses the transport's syntax (XPath-like, JSON pointer, column)."""
+    """One located problem; `path` in the transport's syntax (XPath-like, JSON pointer, column)."""
 
     path: str
     code: str

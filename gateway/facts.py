@@ -1,4 +1,4 @@
-"""Value objects that flow from an adapter to the core: one institution record, its children, warnings.
+"""Value objects that flow from an adapter to the core: a record, its children, its warnings.
 
 An adapter returns a `SourceRecord` of canonical *candidates* (forms, implied outcomes and settings,
 relationships...). The core (`gateway.methodology`, `gateway.records`) applies the register's
@@ -37,7 +37,7 @@ WARNING_CODES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class DataWarning:
-    """A data-quality warning; `child` is the index of the child it concerns, None for the record."""
+    """A data-quality warning; `child` is the index of the child concerned, None: the record."""
 
     code: str
     path: str

@@ -1,0 +1,115 @@
+"""Assembles the gateway: settings → store, mappings, adapters, pipeline, forwarder, transports.
+
+The layout of the running service is the layout of the code: each adapter is served by the
+transport its `TransportSpec` names; everything shares one pipeline, one store and one forwarder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+
+from adapters.registry import load_adapters
+from gateway.adapter import Adapter
+from gateway.errors import ConfigurationError
+from gateway.forwarder import Forwarder, Policy
+from gateway.mappings import Mappings
+from gateway.pipeline import Pipeline
+from gateway.resources import mappings_dir
+from gateway.settings import Settings
+from gateway.store.db import Database
+from gateway.tls import IdentityTable, TlsIdentityMiddleware, client_ssl_context
+from gateway.transports import problem, receipts, rest_json, soap11
+from gateway.transports.common import Submitter
+
+RouterFactory = Callable[[Adapter, Submitter], APIRouter]
+
+#: Which transport serves which kind of adapter.
+TRANSPORTS: dict[str, RouterFactory] = {
+    "soap11": soap11.router,
+    "json": rest_json.router,
+}
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    pipeline: Pipeline
+    forwarder: Forwarder
+    adapters: dict[str, Adapter]
+
+
+def build(settings: Settings) -> Gateway:
+    mappings = Mappings.load(mappings_dir())
+    adapters = load_adapters()
+    db = Database(settings.database)
+    forwarder = Forwarder(
+        db,
+        settings.register_url,
+        client_ssl_context(
+            settings.register_ca, settings.register_client_cert, settings.register_client_key
+        ),
+        Policy(
+            batch=settings.forward_batch,
+            concurrency=settings.forward_concurrency,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            lease_seconds=settings.lease_seconds,
+        ),
+    )
+    pipeline = Pipeline(db, mappings, settings.keyring(), settings.sealer(), forwarder.wake)
+    return Gateway(settings, db, pipeline, forwarder, adapters)
+
+
+def create_app(settings: Settings, *, forward: bool = True) -> FastAPI:
+    gw = build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(gw.forwarder.run()) if forward else None
+        try:
+            yield
+        finally:
+            await gw.forwarder.stop()
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            gw.db.close()
+
+    app = FastAPI(
+        title="Child-violence notification gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.gateway = gw
+    problem.install_handlers(app)
+    for adapter in gw.adapters.values():
+        factory = TRANSPORTS.get(adapter.transport.kind)
+        if factory is None:
+            raise ConfigurationError(
+                f"adapter {adapter.slug}: no transport serves kind {adapter.transport.kind!r}"
+            )
+        app.include_router(factory(adapter, gw.pipeline))
+    app.include_router(receipts.router(gw.pipeline))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    identities = IdentityTable(
+        settings.institutions, {"security-officer": settings.security_officers}
+    )
+    app.add_middleware(
+        TlsIdentityMiddleware,
+        identities=identities,
+        trusted_proxies=settings.trusted_proxies,
+        header=settings.proxy_cert_header,
+    )
+    return app

@@ -1,0 +1,210 @@
+"""The append-only, hash-chained audit trail: one record per step, never a name or a number.
+
+Each record's hash covers its fields and the previous record's hash; `audit_head` keeps the last
+sequence number and hash, so an edited, deleted, reordered or truncated record is found by
+`verify`, which names it. Records are written inside the same transaction as the state change
+they describe, so the trail and the store never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from gateway.store.db import Row, Tx
+
+KINDS = frozenset(
+    {
+        "received",
+        "rejected",
+        "duplicate",
+        "out-of-scope",
+        "accepted",
+        "translated",
+        "forwarded",
+        "delivered",
+        "retried",
+        "dead-lettered",
+        "read",
+    }
+)
+_COLUMNS = (
+    "seq, at, kind, institution, cert_fp, receipt_id, notification_ids, outcome, detail, "
+    "raw_sha256, prev_hash, hash"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What a step records. `detail` is a reason built from codes and paths, never values."""
+
+    kind: str
+    institution: str = ""
+    cert_fp: str = ""
+    receipt_id: str = ""
+    notification_ids: tuple[str, ...] = ()
+    outcome: str = ""
+    detail: str = ""
+    raw_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown audit kind {self.kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int
+    at: str
+    entry: Entry
+    prev_hash: str
+    hash: str
+
+
+def _digest(seq: int, at: str, entry: Entry, prev_hash: str) -> str:
+    body = orjson.dumps(
+        {"seq": seq, "at": at, **asdict(entry), "prev": prev_hash}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None:
+    """Chain `entries` after the current head (locked until the transaction ends)."""
+    head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1" + tx.for_update())
+    assert head is not None, "the schema creates the audit head"
+    seq, prev = int(head[0]), str(head[1])
+    stamp = (at or datetime.now(UTC)).isoformat()
+    rows = []
+    for entry in entries:
+        seq += 1
+        digest = _digest(seq, stamp, entry, prev)
+        rows.append(
+            (
+                seq,
+                stamp,
+                entry.kind,
+                entry.institution,
+                entry.cert_fp,
+                entry.receipt_id,
+                orjson.dumps(list(entry.notification_ids)).decode(),
+                entry.outcome,
+                entry.detail,
+                entry.raw_sha256,
+                prev,
+                digest,
+            )
+        )
+        prev = digest
+    if not rows:
+        return
+    tx.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+
+
+def _record(row: Row) -> Record:
+    entry = Entry(
+        kind=row[2],
+        institution=row[3],
+        cert_fp=row[4],
+        receipt_id=row[5],
+        notification_ids=tuple(orjson.loads(row[6])),
+        outcome=row[7],
+        detail=row[8],
+        raw_sha256=row[9],
+    )
+    return Record(int(row[0]), row[1], entry, row[10], row[11])
+
+
+@dataclass(slots=True)
+class Verdict:
+    records: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def verify(tx: Tx) -> Verdict:
+    """Walk the whole chain in sequence order and name every record that does not fit."""
+    verdict = Verdict()
+    expected_seq, prev = 1, ""
+    for row in tx.all(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
+        rec = _record(row)
+        verdict.records += 1
+        if rec.seq != expected_seq:
+            verdict.findings.append(
+                f"record {expected_seq}"
+                + (f"..{rec.seq - 1}" if rec.seq - 1 > expected_seq else "")
+                + " missing (deleted)"
+            )
+        if _digest(rec.seq, rec.at, rec.entry, rec.prev_hash) != rec.hash:
+            verdict.findings.append(f"record {rec.seq} edited: its hash does not match its content")
+        elif rec.prev_hash != prev:
+            verdict.findings.append(
+                f"record {rec.seq} out of place: it does not follow the record before it "
+                "(reordered, or a record before it was removed or edited)"
+            )
+        expected_seq, prev = rec.seq + 1, rec.hash
+    head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
+    if head is not None and (int(head[0]), str(head[1])) != (expected_seq - 1, prev):
+        verdict.findings.append(
+            f"the log ends at record {expected_seq - 1} but the head says {head[0]}: "
+            "records were removed from the end or the head was changed"
+        )
+    return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    institution: str | None = None
+    receipt_id: str | None = None
+    outcome: str | None = None
+    kind: str | None = None
+    since: str | None = None
+    until: str | None = None
+    notification_id: str | None = None
+    limit: int = 1000
+
+
+def search(tx: Tx, q: Query) -> list[Record]:
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("institution", q.institution),
+        ("receipt_id", q.receipt_id),
+        ("outcome", q.outcome),
+        ("kind", q.kind),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if q.since:
+        where.append("at >= ?")
+        params.append(q.since)
+    if q.until:
+        where.append("at < ?")
+        params.append(q.until)
+    if q.notification_id:
+        where.append("notification_ids LIKE ?")
+        params.append(f'%"{q.notification_id}"%')
+    sql = f"SELECT {_COLUMNS} FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq LIMIT ?"
+    params.append(q.limit)
+    return [_record(r) for r in tx.all(sql, params)]
+
+
+def as_json(rec: Record) -> dict[str, Any]:
+    return {"seq": rec.seq, "at": rec.at, **asdict(rec.entry), "hash": rec.hash}
+
+
+def entries_for(kind: str, ids: Sequence[str], **common: Any) -> list[Entry]:
+    """One entry per notification id (forwarder steps are per notification)."""
+    return [Entry(kind=kind, notification_ids=(i,), **common) for i in ids]

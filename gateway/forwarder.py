@@ -1,0 +1,191 @@
+"""Store-and-forward to the register: FHIR `$process-message` over mutual TLS, keep-alive.
+
+Claims due rows from the outbox in batches, sends them concurrently (one case never has two rows
+in flight: only a case's oldest pending row is due), and settles each: `ok` → delivered;
+`transient-error`, a 5xx, 408/429 or a network failure → retried with exponential backoff and
+full jitter, for as long as it takes; `fatal-error` or another 4xx → dead letter, the register's
+reason kept. A killed process leaves leased rows that come back when their lease ends (at once on
+restart for the single-node SQLite store); the register is idempotent by MessageHeader.id, so a
+row sent twice is received once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from gateway import audit
+from gateway.audit import Entry
+from gateway.errors import DeliveryError
+from gateway.store import outbox
+from gateway.store.db import Database, Tx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    batch: int = 64
+    concurrency: int = 16
+    base_seconds: float = 1.0
+    max_seconds: float = 300.0
+    lease_seconds: float = 60.0
+    idle_seconds: float = 1.0
+
+    def backoff(self, attempts: int) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^n)], at least
+        a tenth of the base so that a burst of failures does not spin."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** min(attempts, 30))
+        return max(self.base_seconds / 10, random.uniform(0, ceiling))
+
+
+def interpret(status: int, body: bytes) -> None:
+    """Raise DeliveryError unless the register's response message says `ok`."""
+    code, reason = "", f"HTTP {status}"
+    try:
+        bundle: Any = orjson.loads(body)
+        header = bundle["entry"][0]["resource"]
+        code = header.get("response", {}).get("code", "")
+        issues = [
+            i.get("diagnostics") or i.get("details", {}).get("text", "")
+            for e in bundle.get("entry", [])[1:]
+            if e.get("resource", {}).get("resourceType") == "OperationOutcome"
+            for i in e["resource"].get("issue", [])
+        ]
+        if issues:
+            reason += ": " + "; ".join(str(i) for i in issues if i)[:500]
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    if 200 <= status < 300 and code == "ok":
+        return
+    if code == "fatal-error" or (400 <= status < 500 and status not in (408, 429)):
+        raise DeliveryError(f"fatal-error: {reason}", fatal=True)
+    raise DeliveryError(f"{code or 'transient-error'}: {reason}", fatal=False)
+
+
+class Forwarder:
+    def __init__(self, db: Database, url: str, ssl_context: ssl.SSLContext, policy: Policy) -> None:
+        self.db = db
+        self.url = url.rstrip("/") + "/fhir/$process-message"
+        self.policy = policy
+        self._client = httpx.AsyncClient(
+            verify=ssl_context,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(
+                max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
+            ),
+        )
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        if not self.db.postgres:
+            # One node owns a SQLite store: leases of a killed predecessor are void at once.
+            await self.db.write(lambda tx: tx.execute("UPDATE outbox SET lease_until = 0"))
+        while not self._stopping:
+            try:
+                sent = await self.step()
+            except Exception:  # the loop must outlive any one failure (logged, retried)
+                log.exception("forwarder step failed")
+                sent = 0
+            if sent == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.policy.idle_seconds)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await self._client.aclose()
+
+    async def step(self) -> int:
+        """Claim one batch, send it, settle it; returns how many rows were sent."""
+        now = time.time()
+        p = self.policy
+
+        def claim(tx: Tx) -> list[outbox.Queued]:
+            rows = outbox.claim(tx, p.batch, now, p.lease_seconds)
+            audit.append(
+                tx,
+                [
+                    Entry(
+                        "forwarded",
+                        institution=r.institution,
+                        receipt_id=r.receipt_id,
+                        notification_ids=(r.notification_id,),
+                        outcome=f"attempt {r.attempts + 1}",
+                    )
+                    for r in rows
+                ],
+            )
+            return rows
+
+        rows = await self.db.write(claim)
+        if not rows:
+            return 0
+        gate = asyncio.Semaphore(p.concurrency)
+
+        async def send(row: outbox.Queued) -> DeliveryError | None:
+            async with gate:
+                try:
+                    response = await self._client.post(
+                        self.url,
+                        content=row.body,
+                        headers={"content-type": "application/fhir+json"},
+                    )
+                    interpret(response.status_code, response.content)
+                except DeliveryError as exc:
+                    return exc
+                except httpx.HTTPError as exc:
+                    return DeliveryError(f"transient-error: {type(exc).__name__}", fatal=False)
+                return None
+
+        results = await asyncio.gather(*(send(r) for r in rows))
+        await self.db.write(lambda tx: self._settle(tx, rows, results))
+        return len(rows)
+
+    def _settle(
+        self, tx: Tx, rows: list[outbox.Queued], results: list[DeliveryError | None]
+    ) -> None:
+        at = datetime.now(UTC).isoformat()
+        entries: list[Entry] = []
+        ok = [r.seq for r, e in zip(rows, results, strict=True) if e is None]
+        outbox.delivered(tx, ok, at)
+        for row, error in zip(rows, results, strict=True):
+            common: dict[str, Any] = {
+                "institution": row.institution,
+                "receipt_id": row.receipt_id,
+                "notification_ids": (row.notification_id,),
+            }
+            if error is None:
+                entries.append(Entry("delivered", outcome="ok", **common))
+            elif error.fatal:
+                outbox.dead(tx, row.seq, error.reason)
+                entries.append(
+                    Entry("dead-lettered", outcome="fatal-error", detail=error.reason, **common)
+                )
+            else:
+                delay = self.policy.backoff(row.attempts)
+                outbox.retry(tx, row.seq, time.time() + delay, error.reason)
+                entries.append(
+                    Entry(
+                        "retried",
+                        outcome="transient-error",
+                        detail=f"{error.reason}; next in {delay:.1f}s",
+                        **common,
+                    )
+                )
+        audit.append(tx, entries)

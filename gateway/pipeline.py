@@ -1,0 +1,242 @@
+"""The path of one message: duplicate check, adapter, methodology, profile, durable commit, audit.
+
+Transports call `submit` with the parsed document; what comes back is a receipt that is durable
+(committed with `synchronous=FULL` or PostgreSQL's commit) before anyone acknowledges it. Every
+outcome, refusals included, leaves audit records written in the same transaction as the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from gateway import audit, profile
+from gateway.adapter import Adapter, TranslateContext
+from gateway.audit import Entry
+from gateway.compose import Composed, compose
+from gateway.crypto import Sealer
+from gateway.errors import (
+    ContractViolation,
+    GatewayError,
+    ReceiptNotFound,
+    StaleVersion,
+    Unavailable,
+)
+from gateway.identity import Keyring
+from gateway.mappings import Mappings
+from gateway.receipts import Caller, Receipt
+from gateway.store import outbox, state
+from gateway.store.db import Database, Tx
+
+log = logging.getLogger(__name__)
+
+
+def _reason(error: BaseException) -> str:
+    """An audit reason: the error class and the located problem codes, never values."""
+    if isinstance(error, GatewayError):
+        problems = ", ".join(f"{p.code}@{p.path}" for p in error.problems[:50])
+        return f"{error.code}: {problems}" if problems else error.code
+    return type(error).__name__
+
+
+class Pipeline:
+    def __init__(
+        self,
+        db: Database,
+        mappings: Mappings,
+        keyring: Keyring,
+        sealer: Sealer,
+        on_enqueued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.mappings = mappings
+        self.keyring = keyring
+        self.sealer = sealer
+        self._on_enqueued = on_enqueued
+
+    # -- the transports' entry points ----------------------------------------------------------
+
+    async def submit(
+        self, adapter: Adapter, raw: bytes, caller: Caller, document: object
+    ) -> Receipt:
+        received_at = datetime.now(UTC)
+        raw_sha = hashlib.sha256(raw).hexdigest()
+        common: dict[str, Any] = {
+            "institution": adapter.slug,
+            "cert_fp": caller.fingerprint,
+            "raw_sha256": raw_sha,
+        }
+        message_id = adapter.message_id(document)
+        if message_id is not None:
+            first = await self.db.read(
+                lambda tx: state.receipt_by_message(tx, adapter.slug, message_id)
+            )
+            if first is not None:
+                return await self.db.write(lambda tx: self._duplicate(tx, first, common))
+        ctx = TranslateContext(self.keyring, self.mappings, received_at)
+        try:
+            record = adapter.translate(document, ctx)
+        except ContractViolation as exc:
+            await self._audit(
+                [
+                    Entry("received", **common),
+                    Entry("rejected", outcome="rejected", detail=_reason(exc), **common),
+                ]
+            )
+            raise
+        sealed = await asyncio.to_thread(self.sealer.seal, raw, raw_sha.encode())
+        composed = compose(
+            adapter, record, self.keyring, self.mappings.version, raw_sha, received_at
+        )
+
+        def unit(tx: Tx) -> Receipt:
+            return self._commit(tx, adapter, composed, received_at, sealed, common)
+
+        try:
+            receipt = await self.db.write(unit)
+        except StaleVersion as exc:
+            await self._audit(
+                [
+                    Entry("received", **common),
+                    Entry("rejected", outcome="rejected", detail=_reason(exc), **common),
+                ]
+            )
+            raise
+        if receipt.status != "duplicate" and receipt.notification_ids:
+            self._on_enqueued()
+        return receipt
+
+    async def receipt(self, caller: Caller, receipt_id: str) -> Receipt:
+        found = await self.db.read(
+            lambda tx: state.receipt_by_id(tx, caller.institution, receipt_id)
+        )
+        if found is None:
+            raise ReceiptNotFound("no receipt with this id for this institution")
+        return found
+
+    async def refused(
+        self, caller: Caller | None, slug: str, error: Exception, raw: bytes | None = None
+    ) -> None:
+        entry = Entry(
+            "rejected",
+            institution=caller.institution if caller else slug,
+            cert_fp=caller.fingerprint if caller else "",
+            outcome="refused",
+            detail=f"at {slug}: {_reason(error)}",
+            raw_sha256=hashlib.sha256(raw).hexdigest() if raw is not None else "",
+        )
+        try:
+            await self._audit([entry])
+        except Unavailable:
+            log.error("could not audit a refusal at %s: the store is unavailable", slug)
+
+    # -- inside the writer's transaction -------------------------------------------------------
+
+    async def _audit(self, entries: list[Entry]) -> None:
+        await self.db.write(lambda tx: audit.append(tx, entries))
+
+    def _duplicate(self, tx: Tx, first: Receipt, common: dict[str, Any]) -> Receipt:
+        audit.append(
+            tx,
+            [
+                Entry("received", **common),
+                Entry(
+                    "duplicate",
+                    receipt_id=first.receipt_id,
+                    notification_ids=first.notification_ids,
+                    outcome="duplicate",
+                    **common,
+                ),
+            ],
+        )
+        return first.as_duplicate()
+
+    def _commit(
+        self,
+        tx: Tx,
+        adapter: Adapter,
+        composed: Composed,
+        received_at: datetime,
+        sealed: bytes,
+        common: dict[str, Any],
+    ) -> Receipt:
+        record = composed.record
+        first = state.receipt_by_message(tx, adapter.slug, record.message_id)
+        if first is not None:  # the same message raced through another connection
+            return self._duplicate(tx, first, common)
+        current = state.lock_record(tx, adapter.slug, record.record_key)
+        if (
+            record.version is not None
+            and current.version is not None
+            and record.version <= current.version
+        ):
+            raise StaleVersion(
+                f"version {record.version} is not above the accepted version {current.version}"
+            )
+        result = composed.finish(current)
+        for bundle in result.bundles:
+            problems = profile.validate(bundle)
+            if problems:
+                # Our own output breaks our profile: a defect, never the sender's fault.
+                log.error("canonical message fails the profile: %s", problems[:5])
+                raise Unavailable("the gateway could not translate the message")
+        receipt = Receipt(
+            receipt_id=str(uuid.uuid4()),
+            institution=adapter.slug,
+            received_at=received_at,
+            status=result.status,
+            notification_ids=tuple(n.notification_id for n in result.notifications),
+            warnings=tuple(result.warnings),
+        )
+        state.save_receipt(
+            tx, receipt, record.message_id, common["raw_sha256"], self.sealer.key_id, sealed
+        )
+        state.save_record(tx, adapter.slug, record.record_key, record.version, result.live_after)
+        outbox.enqueue(
+            tx,
+            [
+                (
+                    n.notification_id,
+                    n.case_key,
+                    receipt.receipt_id,
+                    adapter.slug,
+                    n.event,
+                    orjson.dumps(b),
+                )
+                for n, b in zip(result.notifications, result.bundles, strict=True)
+            ],
+            time.time(),
+        )
+        ids = receipt.notification_ids
+        entries = [
+            Entry("received", receipt_id=receipt.receipt_id, **common),
+            Entry(
+                result.status,
+                receipt_id=receipt.receipt_id,
+                notification_ids=ids,
+                outcome=result.status,
+                detail=",".join(sorted({w.code for w in receipt.warnings})),
+                **common,
+            ),
+        ]
+        if ids:
+            entries.append(
+                Entry(
+                    "translated",
+                    receipt_id=receipt.receipt_id,
+                    notification_ids=ids,
+                    outcome=",".join(n.event for n in result.notifications),
+                    detail=f"mapping {self.mappings.version}",
+                    **common,
+                )
+            )
+        audit.append(tx, entries, received_at)
+        return receipt

@@ -1,0 +1,185 @@
+"""Durable storage: one writer thread that commits units of work in groups (SQLite or PostgreSQL).
+
+A *unit* is a function run inside a transaction; several units share one commit (group commit),
+each inside its own savepoint so that one failing unit does not undo the others. A caller's
+future resolves only after the commit is durable, which is what lets the transports acknowledge.
+A commit that fails (disk full, database gone) fails every unit of its group with `Unavailable`:
+the sender is told to retry, nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+
+from gateway.errors import Unavailable
+from gateway.store.schema import schema_statements
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Row = tuple[Any, ...]
+
+
+class Tx:
+    """The transaction a unit runs in; SQL is written with `?` placeholders for both engines."""
+
+    def __init__(self, conn: Any, postgres: bool) -> None:
+        self._conn = conn
+        self.postgres = postgres
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = self._conn.execute(self._sql(sql), tuple(params))
+        return int(cur.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self.postgres:
+            with self._conn.cursor() as cur:
+                cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        else:
+            self._conn.executemany(sql, [tuple(r) for r in rows])
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row = self._conn.execute(self._sql(sql), tuple(params)).fetchone()
+        return tuple(row) if row is not None else None
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(r) for r in self._conn.execute(self._sql(sql), tuple(params)).fetchall()]
+
+    def for_update(self) -> str:
+        """Row locking where the engine has it (PostgreSQL replicas); SQLite has one writer."""
+        return " FOR UPDATE" if self.postgres else ""
+
+
+_Job = tuple[Callable[[Tx], Any], Future[Any]]
+
+
+class Database:
+    """The store. `write(unit)` for anything that changes state, `read(fn)` for queries."""
+
+    def __init__(self, url: str, *, batch: int = 256) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._batch = batch
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._local = threading.local()
+        self._writer_conn = self._connect()
+        self._init_schema()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        if self.postgres:
+            return psycopg.connect(self.url, autocommit=True)
+        Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.url, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, which is what an acknowledgement promises.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _init_schema(self) -> None:
+        for statement in schema_statements(self.postgres):
+            self._writer_conn.execute(statement)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def write(self, unit: Callable[[Tx], T]) -> T:
+        future: Future[T] = Future()
+        self._jobs.put((unit, future))
+        return await asyncio.wrap_future(future)
+
+    def write_sync(self, unit: Callable[[Tx], T]) -> T:
+        future: Future[T] = Future()
+        self._jobs.put((unit, future))
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < self._batch:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._jobs.put(None)
+                    break
+                jobs.append(more)
+            self._commit_group(jobs)
+
+    def _commit_group(self, jobs: list[_Job]) -> None:
+        conn = self._writer_conn
+        tx = Tx(conn, self.postgres)
+        results: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            for unit, future in jobs:
+                conn.execute("SAVEPOINT unit")
+                try:
+                    value = unit(tx)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT unit")
+                    results.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE SAVEPOINT unit")
+                    results.append((future, True, value))
+            conn.execute("COMMIT")
+        except (sqlite3.Error, psycopg.Error, OSError) as exc:
+            log.error("store commit failed: %s", type(exc).__name__)
+            self._recover(conn)
+            failure = Unavailable("the store cannot commit now; retry later")
+            for _, future in jobs:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        for future, ok, value in results:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def _recover(self, conn: Any) -> None:
+        with contextlib.suppress(sqlite3.Error, psycopg.Error):
+            conn.execute("ROLLBACK")
+        if self.postgres and getattr(conn, "closed", False):
+            self._writer_conn = self._connect()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _reader(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def read_sync(self, fn: Callable[[Tx], T]) -> T:
+        return fn(Tx(self._reader(), self.postgres))
+
+    async def read(self, fn: Callable[[Tx], T]) -> T:
+        return await asyncio.to_thread(self.read_sync, fn)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+        self._writer_conn.close()
