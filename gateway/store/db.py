@@ -137,6 +137,12 @@ class Database:
                 conn.execute("SAVEPOINT unit")
                 try:
                     value = unit(tx)
+                except (sqlite3.Error, psycopg.Error) as exc:
+                    # The store itself failed (full disk, lost connection, a race between
+                    # replicas): the sender retries; the detail stays in our log only.
+                    log.error("store unit failed: %s: %s", type(exc).__name__, exc)
+                    conn.execute("ROLLBACK TO SAVEPOINT unit")
+                    results.append((future, False, Unavailable("the store cannot commit now")))
                 except Exception as exc:
                     conn.execute("ROLLBACK TO SAVEPOINT unit")
                     results.append((future, False, exc))

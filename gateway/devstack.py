@@ -1,0 +1,200 @@
+"""A local stack for the demo, the tests and the benchmark: PKI, register and gateway processes.
+
+Both servers run as real processes on 127.0.0.1 with real mutual TLS, logging to files in the
+stack's folder, so that a test can kill one with SIGKILL, restart it, and scan what it wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from gateway.devconfig import write_gateway_config
+from gateway.pki import PkiLayout, init_pki
+from gateway.tls import client_ssl_context
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self._log = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        code = self.proc.returncode
+        self.proc = None
+        if self._log:
+            self._log.close()
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class Stack:
+    """Paths, ports and processes of one local deployment under `root`."""
+
+    root: Path
+    layout: PkiLayout
+    config: Path
+    gateway_port: int
+    register_port: int
+    register_db: Path
+    register_args: list[str] = field(default_factory=list)
+    gateway: Process | None = None
+    register: Process | None = None
+
+    @classmethod
+    def create(
+        cls, root: Path, *, database: str | None = None, register_args: list[str] | None = None
+    ) -> Stack:
+        root.mkdir(parents=True, exist_ok=True)
+        layout = init_pki(root / "pki")
+        gateway_port, register_port = free_port(), free_port()
+        config = write_gateway_config(
+            layout,
+            path=root / "pki" / "gateway.toml",
+            database=database or str(root / "gateway.sqlite3"),
+            port=gateway_port,
+            register_url=f"https://127.0.0.1:{register_port}",
+        )
+        return cls(
+            root,
+            layout,
+            config,
+            gateway_port,
+            register_port,
+            root / "register.sqlite3",
+            register_args or [],
+        )
+
+    @property
+    def gateway_url(self) -> str:
+        return f"https://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def register_url(self) -> str:
+        return f"https://127.0.0.1:{self.register_port}"
+
+    # -- processes -------------------------------------------------------------------------
+
+    def start_register(self) -> None:
+        pki = self.layout
+        argv = [
+            sys.executable, "-m", "registry", "serve",
+            "--host", "127.0.0.1", "--port", str(self.register_port),
+            "--db", str(self.register_db),
+            "--cert", str(pki.register_server.crt), "--key", str(pki.register_server.key),
+            "--client-ca", str(pki.gateway_ca.crt),
+            *self.register_args,
+        ]  # fmt: skip
+        self.register = Process("register", argv, self.root / "register.log")
+        self.register.start()
+        self._wait(self.register_url, self.register, self.gateway_identity())
+
+    def start_gateway(self, extra_env: dict[str, str] | None = None) -> None:
+        argv = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config)]
+        self.gateway = Process("gateway", argv, self.root / "gateway.log", extra_env or {})
+        self.gateway.start()
+        self._wait(self.gateway_url, self.gateway, self.institution_identity("mvr"))
+
+    def stop(self) -> None:
+        for process in (self.gateway, self.register):
+            if process is not None:
+                process.stop()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    def _wait(self, url: str, process: Process, identity: tuple[Path, Path]) -> None:
+        deadline = time.monotonic() + 30
+        ca = self.layout.register_ca.crt if url == self.register_url else None
+        ca = ca or self.layout.gateway_ca.crt
+        context = client_ssl_context(ca, *identity)
+        while time.monotonic() < deadline:
+            if not process.running:
+                raise RuntimeError(f"{process.name} exited; see {process.log}")
+            try:
+                httpx.get(url + "/healthz", verify=context, timeout=2)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise TimeoutError(f"{process.name} did not start; see {process.log}")
+
+    # -- clients -----------------------------------------------------------------------------
+
+    def institution_identity(self, slug: str) -> tuple[Path, Path]:
+        pair = self.layout.client(slug)
+        return pair.crt, pair.key
+
+    def gateway_identity(self) -> tuple[Path, Path]:
+        return self.layout.gateway_client.crt, self.layout.gateway_client.key
+
+    def client(self, slug: str, **kw: Any) -> httpx.Client:
+        """An institution's HTTPS client: its certificate, the gateway's CA, keep-alive."""
+        context = client_ssl_context(self.layout.gateway_ca.crt, *self.institution_identity(slug))
+        return httpx.Client(base_url=self.gateway_url, verify=context, timeout=30, **kw)
+
+    def register_client(self) -> httpx.Client:
+        context = client_ssl_context(self.layout.register_ca.crt, *self.gateway_identity())
+        return httpx.Client(base_url=self.register_url, verify=context, timeout=30)
+
+    def register_notifications(self) -> list[dict[str, Any]]:
+        with self.register_client() as client:
+            response = client.get("/api/v1/notifications")
+            response.raise_for_status()
+            result: list[dict[str, Any]] = response.json()
+            return result
+
+    def wait_for_register(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll the register until it holds at least `count` notifications."""
+        deadline = time.monotonic() + timeout
+        while True:
+            received = self.register_notifications()
+            if len(received) >= count or time.monotonic() > deadline:
+                return received
+            time.sleep(0.1)
