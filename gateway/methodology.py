@@ -79,9 +79,7 @@ def relationships(candidates: Iterable[str]) -> tuple[str, ...]:
     return tuple(r for r in RELATIONSHIPS if r in found)
 
 
-def setting(
-    explicit: str | None, implied: Iterable[str], rels: Iterable[str]
-) -> tuple[str, bool]:
+def setting(explicit: str | None, implied: Iterable[str], rels: Iterable[str]) -> tuple[str, bool]:
     """(setting, conflicting-implied-settings)."""
     if explicit is not None and explicit != "unknown":
         return explicit, False
