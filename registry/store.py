@@ -1,0 +1,177 @@
+"""The register's storage: every received notification once, and each case's latest state."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+import psycopg
+
+_MESSAGES = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq {serial},
+    notification_id TEXT NOT NULL UNIQUE,
+    case_key TEXT,
+    event TEXT,
+    institution TEXT,
+    registered_at TEXT NOT NULL,
+    flat TEXT NOT NULL,
+    bundle TEXT NOT NULL
+)"""
+_CASES = """
+CREATE TABLE IF NOT EXISTS cases (
+    case_key TEXT PRIMARY KEY,
+    institution TEXT,
+    incident_reference TEXT,
+    status TEXT NOT NULL,
+    last_event TEXT NOT NULL,
+    last_notification_id TEXT NOT NULL,
+    notification_count INTEGER NOT NULL,
+    latest TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)"""
+# new and update make the case active (an update of an unseen case is its first news); cancel
+# marks it cancelled and keeps the last known content.
+_APPLY = """
+INSERT INTO cases (case_key, institution, incident_reference, status, last_event,
+                   last_notification_id, notification_count, latest, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+ON CONFLICT (case_key) DO UPDATE SET
+    status = excluded.status,
+    last_event = excluded.last_event,
+    last_notification_id = excluded.last_notification_id,
+    notification_count = cases.notification_count + 1,
+    latest = COALESCE(excluded.latest, cases.latest),
+    updated_at = excluded.updated_at"""
+_CASE_COLUMNS = (
+    "case_key, institution, incident_reference, status, last_event, last_notification_id, "
+    "notification_count, latest, created_at, updated_at"
+)
+
+
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+_Run = Callable[..., _Cursor]
+
+
+class Store:
+    """SQLite (WAL, synchronous=FULL) for a file path, PostgreSQL for a `postgresql://` URL.
+
+    The same SQL serves both (`?` placeholders, `ON CONFLICT`); one connection behind a lock is
+    plenty for a reference register.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        text = str(target)
+        self.postgres = text.startswith(("postgresql://", "postgres://"))
+        self._lock = threading.Lock()
+        self._conn: Any
+        if self.postgres:
+            self._conn = psycopg.connect(text, autocommit=True)
+            serial = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+        else:
+            # Autocommit mode; transactions are opened explicitly in `_tx`.
+            self._conn = sqlite3.connect(text, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a message answered `ok` survives a power loss (NORMAL may lose the last).
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            serial = "INTEGER PRIMARY KEY AUTOINCREMENT"
+        with self._tx() as run:
+            run(_MESSAGES.format(serial=serial))
+            run(_CASES)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def receive(self, flat: dict[str, Any], bundle: bytes) -> bool:
+        """Store a notification and apply it to its case; False if its id was received before
+        (then nothing changes)."""
+        now = datetime.now(UTC).isoformat()
+        nid, case_key, event = flat["notification_id"], flat["case_key"], flat["event"]
+        with self._tx() as run:
+            inserted = run(
+                "INSERT INTO messages (notification_id, case_key, event, institution,"
+                " registered_at, flat, bundle) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (notification_id) DO NOTHING",
+                (nid, case_key, event, flat["institution"], now, _json(flat), bundle.decode()),
+            ).rowcount
+            if not inserted:
+                return False
+            status = "cancelled" if event == "cancel" else "active"
+            latest = None if event == "cancel" else _json(flat)
+            run(
+                _APPLY,
+                (
+                    case_key,
+                    flat["institution"],
+                    flat["incident_reference"],
+                    status,
+                    event,
+                    nid,
+                    latest,
+                    now,
+                    now,
+                ),
+            )
+        return True
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every notification as received (the flat form), oldest first."""
+        with self._tx() as run:
+            rows = run("SELECT flat, registered_at FROM messages ORDER BY seq").fetchall()
+        return [{**orjson.loads(flat), "registered_at": at} for flat, at in rows]
+
+    def cases(self) -> list[dict[str, Any]]:
+        with self._tx() as run:
+            rows = run(f"SELECT {_CASE_COLUMNS} FROM cases ORDER BY created_at, case_key")
+            found = rows.fetchall()
+        names = [name.strip() for name in _CASE_COLUMNS.split(",")]
+        cases = [dict(zip(names, row, strict=True)) for row in found]
+        for case in cases:
+            case["latest"] = orjson.loads(case["latest"]) if case["latest"] else None
+        return cases
+
+    @contextmanager
+    def _tx(self) -> Iterator[_Run]:
+        """One transaction; yields `run(sql, params) -> cursor` taking `?` placeholders."""
+        with self._lock:
+            if self.postgres:
+                with self._conn.transaction():
+                    yield self._run
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._run
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        cursor: _Cursor = self._conn.execute(sql, tuple(params))
+        return cursor
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
