@@ -6,9 +6,12 @@ stack's folder, so that a test can kill one with SIGKILL, restart it, and scan w
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,6 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import requests
+import zeep
+from zeep.transports import Transport
 
 from gateway.devconfig import write_gateway_config
 from gateway.pki import PkiLayout, init_pki
@@ -171,6 +177,11 @@ class Stack:
         pair = self.layout.client(slug)
         return pair.crt, pair.key
 
+    def fingerprint(self, slug: str) -> str:
+        """SHA-256 of the DER of `slug`'s client certificate, as the audit trail records it."""
+        pem = self.layout.client(slug).crt.read_text()
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
     def gateway_identity(self) -> tuple[Path, Path]:
         return self.layout.gateway_client.crt, self.layout.gateway_client.key
 
@@ -178,6 +189,20 @@ class Stack:
         """An institution's HTTPS client: its certificate, the gateway's CA, keep-alive."""
         context = client_ssl_context(self.layout.gateway_ca.crt, *self.institution_identity(slug))
         return httpx.Client(base_url=self.gateway_url, verify=context, timeout=30, **kw)
+
+    def soap_client(self, slug: str, path: str) -> zeep.Client:
+        """A zeep client built from the gateway's published WSDL, with `slug`'s certificate."""
+        session = requests.Session()
+        # REQUESTS_CA_BUNDLE would silently replace `verify`: trust only the gateway's CA.
+        session.trust_env = False
+        crt, key = self.institution_identity(slug)
+        session.cert = (str(crt), str(key))
+        session.verify = str(self.layout.gateway_ca.crt)
+        return zeep.Client(
+            f"{self.gateway_url}{path}?wsdl",
+            transport=Transport(session=session),
+            settings=zeep.Settings(forbid_dtd=True, forbid_external=True, forbid_entities=True),
+        )
 
     def register_client(self) -> httpx.Client:
         context = client_ssl_context(self.layout.register_ca.crt, *self.gateway_identity())
@@ -189,6 +214,17 @@ class Stack:
             response.raise_for_status()
             result: list[dict[str, Any]] = response.json()
             return result
+
+    def gateway_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `gateway ARGS --config <this stack's>` as an operator would."""
+        argv = [sys.executable, "-m", "gateway", *args, "--config", str(self.config)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+    def audit_search(self, *filters: str) -> list[dict[str, Any]]:
+        done = self.gateway_cli("audit", "search", *filters)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr)
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
     def wait_for_register(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Poll the register until it holds at least `count` notifications."""
