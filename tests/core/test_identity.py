@@ -11,7 +11,10 @@ DAY = date(2021, 7, 21)
 
 def test_valid_egn_derives_birth_date_and_sex() -> None:
     out = resolve_child(
-        keyring=KEYS, incident_date=DAY, sex="female", sex_path="/s",
+        keyring=KEYS,
+        incident_date=DAY,
+        sex="female",
+        sex_path="/s",
         egn=Located("0443056096", "/e"),
     )
     assert not out.problems and not out.warnings
@@ -25,7 +28,10 @@ def test_pseudonym_is_the_contract_hmac() -> None:
     import hmac
 
     out = resolve_child(
-        keyring=KEYS, incident_date=DAY, sex="female", sex_path="/s",
+        keyring=KEYS,
+        incident_date=DAY,
+        sex="female",
+        sex_path="/s",
         egn=Located("0443056096", "/e"),
     )
     expected = hmac.new(b"1" * 32, b"EGN:0443056096", hashlib.sha256).hexdigest()
@@ -34,16 +40,26 @@ def test_pseudonym_is_the_contract_hmac() -> None:
 
 def test_rotation_gives_two_pseudonyms() -> None:
     out = resolve_child(
-        keyring=ROTATING, incident_date=DAY, sex="female", sex_path="/s",
-        lnch=Located("7485561332", "/l"), birth_date=date(2015, 4, 18), birth_date_path="/b",
+        keyring=ROTATING,
+        incident_date=DAY,
+        sex="female",
+        sex_path="/s",
+        lnch=Located("7485561332", "/l"),
+        birth_date=date(2015, 4, 18),
+        birth_date_path="/b",
     )
     assert [p.key_id for p in out.pseudonyms] == ["k2", "k1"]
 
 
 def test_mismatches_are_warnings_and_egn_wins() -> None:
     out = resolve_child(
-        keyring=KEYS, incident_date=DAY, sex="male", sex_path="/s",
-        egn=Located("0443056096", "/e"), birth_date=date(2004, 3, 6), birth_date_path="/b",
+        keyring=KEYS,
+        incident_date=DAY,
+        sex="male",
+        sex_path="/s",
+        egn=Located("0443056096", "/e"),
+        birth_date=date(2004, 3, 6),
+        birth_date_path="/b",
     )
     assert [(w.code, w.path) for w in out.warnings] == [
         ("birthdate-mismatch", "/b"),
@@ -54,7 +70,10 @@ def test_mismatches_are_warnings_and_egn_wins() -> None:
 
 def test_unknown_sex_never_disagrees() -> None:
     out = resolve_child(
-        keyring=KEYS, incident_date=DAY, sex="unknown", sex_path="/s",
+        keyring=KEYS,
+        incident_date=DAY,
+        sex="unknown",
+        sex_path="/s",
         egn=Located("0443056096", "/e"),
     )
     assert out.warnings == []
@@ -63,7 +82,10 @@ def test_unknown_sex_never_disagrees() -> None:
 def test_problems() -> None:
     def problems(**kw: object) -> list[tuple[str, str]]:
         base: dict[str, object] = {
-            "keyring": KEYS, "incident_date": DAY, "sex": "female", "sex_path": "/s",
+            "keyring": KEYS,
+            "incident_date": DAY,
+            "sex": "female",
+            "sex_path": "/s",
         }
         out = resolve_child(**{**base, **kw})  # type: ignore[arg-type]
         return [(p.path, p.code) for p in out.problems]

@@ -31,8 +31,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
 
 def _append(db: Database, n: int, kind: str = "received") -> None:
     db.write_sync(
-        lambda tx: audit.append(tx, [Entry(kind, institution="mvr", receipt_id=f"r{i}")
-                                     for i in range(n)])
+        lambda tx: audit.append(
+            tx, [Entry(kind, institution="mvr", receipt_id=f"r{i}") for i in range(n)]
+        )
     )
 
 

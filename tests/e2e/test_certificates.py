@@ -32,8 +32,13 @@ def test_no_client_certificate_is_refused_in_the_handshake(stack: Stack) -> None
 def test_certificate_of_another_ca_is_refused(stack: Stack, tmp_path: Path) -> None:
     foreign = create_ca(tmp_path / "foreign-ca.crt", "foreign-ca")
     leaf = issue_client_cert(
-        foreign.crt, foreign.key, tmp_path / "ozd.crt", "ozd-client", institution_uri("ozd"),
-        NOW - timedelta(days=1), NOW + timedelta(days=30),
+        foreign.crt,
+        foreign.key,
+        tmp_path / "ozd.crt",
+        "ozd-client",
+        institution_uri("ozd"),
+        NOW - timedelta(days=1),
+        NOW + timedelta(days=30),
     )
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         post(stack, client_ssl_context(stack.layout.gateway_ca.crt, leaf.crt, leaf.key))
@@ -42,8 +47,13 @@ def test_certificate_of_another_ca_is_refused(stack: Stack, tmp_path: Path) -> N
 def test_expired_certificate_is_refused(stack: Stack, tmp_path: Path) -> None:
     ca = stack.layout.institutions_ca
     leaf = issue_client_cert(
-        ca.crt, ca.key, tmp_path / "ozd-old.crt", "ozd-client", institution_uri("ozd"),
-        NOW - timedelta(days=60), NOW - timedelta(days=1),
+        ca.crt,
+        ca.key,
+        tmp_path / "ozd-old.crt",
+        "ozd-client",
+        institution_uri("ozd"),
+        NOW - timedelta(days=60),
+        NOW - timedelta(days=1),
     )
     with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
         post(stack, client_ssl_context(stack.layout.gateway_ca.crt, leaf.crt, leaf.key))
@@ -54,8 +64,13 @@ def test_valid_certificate_of_no_configured_institution_is_refused(
 ) -> None:
     ca = stack.layout.institutions_ca
     leaf = issue_client_cert(
-        ca.crt, ca.key, tmp_path / "x.crt", "stranger", "urn:example:nobody",
-        NOW - timedelta(days=1), NOW + timedelta(days=30),
+        ca.crt,
+        ca.key,
+        tmp_path / "x.crt",
+        "stranger",
+        "urn:example:nobody",
+        NOW - timedelta(days=1),
+        NOW + timedelta(days=30),
     )
     response = post(stack, client_ssl_context(stack.layout.gateway_ca.crt, leaf.crt, leaf.key))
     assert response.status_code == 401

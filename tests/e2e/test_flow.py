@@ -32,8 +32,14 @@ def received(stack: Stack, reference: str, count: int) -> list[dict[str, Any]]:
     rows = wait_until(
         lambda: (
             r
-            if len(r := [n for n in stack.register_notifications()
-                         if n["incident_reference"] == reference]) >= count
+            if len(
+                r := [
+                    n
+                    for n in stack.register_notifications()
+                    if n["incident_reference"] == reference
+                ]
+            )
+            >= count
             else None
         )
     )
@@ -56,7 +62,9 @@ def test_police_report_reaches_the_register(stack: Stack) -> None:
     assert (row["outcome"], row["attempted"]) == ("injured", False)
     assert row["relationships"] == ["parent"] and row["setting"] == "family"
     assert (row["case_stage"], row["incident_date"], row["ekatte"]) == (
-        "reported", "2021-07-21", "68134"
+        "reported",
+        "2021-07-21",
+        "68134",
     )
     assert row["place_kind"] == "incident" and row["warnings"] == []
     # The provenance hash is the hash of the bytes zeep sent, which the audit trail keeps too.
@@ -64,7 +72,11 @@ def test_police_report_reaches_the_register(stack: Stack) -> None:
         lambda: a if len(a := stack.audit_search("--receipt", answer.ReceiptId)) >= 5 else None
     )
     assert [a["kind"] for a in audit] == [
-        "received", "accepted", "translated", "forwarded", "delivered"
+        "received",
+        "accepted",
+        "translated",
+        "forwarded",
+        "delivered",
     ]
     assert {a["raw_sha256"] for a in audit[:3]} == {row["raw_sha256"]}
     assert {a["cert_fp"] for a in audit[:3]} == {stack.fingerprint("mvr")}
@@ -100,8 +112,11 @@ def test_a_record_lives_new_update_cancel(stack: Stack) -> None:
     assert [r["event"] for r in rows] == ["new", "new", "update", "update", "cancel", "cancel"]
     assert len({r["case_key"] for r in rows}) == 2
     with stack.register_client() as register:
-        cases = [c for c in register.get("/api/v1/cases").json()
-                 if c["case_key"] in {r["case_key"] for r in rows}]
+        cases = [
+            c
+            for c in register.get("/api/v1/cases").json()
+            if c["case_key"] in {r["case_key"] for r in rows}
+        ]
     assert [c["status"] for c in cases] == ["cancelled", "cancelled"]
 
 
@@ -117,7 +132,9 @@ def test_child_protection_signal_reaches_the_register(stack: Stack) -> None:
     [row] = received(stack, f"ozd:{signal['signalNumber']}", 1)
     assert row["forms"] == ["physical", "psychological"]
     assert (row["setting"], row["case_stage"], row["outcome"]) == (
-        "family", "under-assessment", "unknown"
+        "family",
+        "under-assessment",
+        "unknown",
     )
     assert row["references"] == {"mvr": "ЗМ-1/2021"} and row["place_kind"] == "residence"
     with stack.client("ozd") as http:
@@ -166,8 +183,7 @@ def test_hostile_and_wrong_bodies_are_refused(stack: Stack) -> None:
     laughs = (
         b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
         + b"".join(
-            f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode()
-            for i in range(9)
+            f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(9)
         )
         + b"]><l>&j;</l>"
     )
@@ -177,19 +193,31 @@ def test_hostile_and_wrong_bodies_are_refused(stack: Stack) -> None:
             assert response.status_code == 500
             assert b"soap:Client" in response.content and b"root:" not in response.content
         wrong_type = http.post(
-            "/soap/mvr", content=mvr_bytes(mvr_envelope()),
+            "/soap/mvr",
+            content=mvr_bytes(mvr_envelope()),
             headers={"content-type": "application/soap+xml"},
         )
         assert wrong_type.status_code == 415
-        too_big = http.post("/soap/mvr", content=b"<" * (5 * 1024 * 1024 + 1),
-                            headers=soap_headers())
+        too_big = http.post(
+            "/soap/mvr", content=b"<" * (5 * 1024 * 1024 + 1), headers=soap_headers()
+        )
         assert too_big.status_code == 413
         assert too_big.headers["content-type"].startswith("application/problem+json")
     with stack.client("ozd") as http:
-        assert http.post("/api/v1/ozd/signals", content=b"{nope",
-                         headers={"content-type": "application/json"}).status_code == 400
-        assert http.post("/api/v1/ozd/signals", content=b"{}",
-                         headers={"content-type": "text/plain"}).status_code == 415
+        assert (
+            http.post(
+                "/api/v1/ozd/signals",
+                content=b"{nope",
+                headers={"content-type": "application/json"},
+            ).status_code
+            == 400
+        )
+        assert (
+            http.post(
+                "/api/v1/ozd/signals", content=b"{}", headers={"content-type": "text/plain"}
+            ).status_code
+            == 415
+        )
         invalid = post_ozd(http, ozd_signal(child={"egn": "1046122292", "sex": "female"}))
         assert invalid.status_code == 422
         assert {(e["pointer"], e["code"]) for e in invalid.json()["errors"]} == {
