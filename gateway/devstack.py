@@ -87,9 +87,11 @@ class Stack:
     gateway_port: int
     register_port: int
     register_db: Path
+    database: str
     register_args: list[str] = field(default_factory=list)
     gateway: Process | None = None
     register: Process | None = None
+    replicas: list[Process] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -98,10 +100,11 @@ class Stack:
         root.mkdir(parents=True, exist_ok=True)
         layout = init_pki(root / "pki")
         gateway_port, register_port = free_port(), free_port()
+        database = database or str(root / "gateway.sqlite3")
         config = write_gateway_config(
             layout,
             path=root / "pki" / "gateway.toml",
-            database=database or str(root / "gateway.sqlite3"),
+            database=database,
             port=gateway_port,
             register_url=f"https://127.0.0.1:{register_port}",
         )
@@ -112,6 +115,7 @@ class Stack:
             gateway_port,
             register_port,
             root / "register.sqlite3",
+            database,
             register_args or [],
         )
 
@@ -145,8 +149,24 @@ class Stack:
         self.gateway.start()
         self._wait(self.gateway_url, self.gateway, self.institution_identity("mvr"))
 
+    def start_replica(self, extra_env: dict[str, str] | None = None) -> tuple[Process, str]:
+        """Another gateway process on the same configuration and store (PostgreSQL only)."""
+        port = free_port()
+        argv = [
+            sys.executable, "-m", "gateway", "serve", "--config", str(self.config),
+            "--port", str(port),
+        ]  # fmt: skip
+        replica = Process(
+            f"replica-{port}", argv, self.root / f"replica-{port}.log", extra_env or {}
+        )
+        replica.start()
+        self.replicas.append(replica)
+        url = f"https://127.0.0.1:{port}"
+        self._wait(url, replica, self.institution_identity("mvr"))
+        return replica, url
+
     def stop(self) -> None:
-        for process in (self.gateway, self.register):
+        for process in (*self.replicas, self.gateway, self.register):
             if process is not None:
                 process.stop()
 

@@ -132,7 +132,13 @@ class Database:
         tx = Tx(conn, self.postgres)
         results: list[tuple[Future[Any], bool, Any]] = []
         try:
-            conn.execute("BEGIN" if self.postgres else "BEGIN IMMEDIATE")
+            if self.postgres:
+                conn.execute("BEGIN")
+                # Replicas take turns, whole groups at a time: the audit chain has one head,
+                # and locking it first means no group can wait on another while holding it.
+                conn.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            else:
+                conn.execute("BEGIN IMMEDIATE")
             for unit, future in jobs:
                 conn.execute("SAVEPOINT unit")
                 try:

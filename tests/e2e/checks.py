@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 from fhir.resources.R4B.bundle import Bundle
 from lxml import etree
 
@@ -21,12 +22,19 @@ SAMPLES = ROOT / "adapters"
 MVR_NS = "urn:bg:mvr:child-incident:v1"
 
 
-def outbox_bodies(stack: Stack) -> list[dict[str, Any]]:
-    database = str(stack.root / "gateway.sqlite3")
-    if not Path(database).exists():
+def rows(stack: Stack, sql: str) -> list[tuple[Any, ...]]:
+    """Read the gateway's store as an operator would, SQLite or PostgreSQL."""
+    if stack.database.startswith("postgresql://"):
+        with psycopg.connect(stack.database) as conn:
+            return [tuple(r) for r in conn.execute(sql).fetchall()]
+    if not Path(stack.database).exists():
         return []
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        return [json.loads(row[0]) for row in conn.execute("SELECT body FROM outbox")]
+    with sqlite3.connect(f"file:{stack.database}?mode=ro", uri=True) as conn:
+        return [tuple(r) for r in conn.execute(sql).fetchall()]
+
+
+def outbox_bodies(stack: Stack) -> list[dict[str, Any]]:
+    return [json.loads(bytes(r[0])) for r in rows(stack, "SELECT body FROM outbox")]
 
 
 def assert_canonical_store_valid(stack: Stack) -> None:
@@ -87,9 +95,10 @@ def set_register_mode(stack: Stack, mode: str, count: int | None = None) -> None
 
 
 def queue_counts(stack: Stack) -> dict[str, int]:
-    database = str(stack.root / "gateway.sqlite3")
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-        return {s: n for s, n in conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state")}
+    return {
+        str(r[0]): int(r[1])
+        for r in rows(stack, "SELECT state, COUNT(*) FROM outbox GROUP BY state")
+    }
 
 
 def post_ozd(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
