@@ -49,17 +49,20 @@ def serve(config: ConfigOpt, port: int | None = None, no_forward: bool = False) 
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     try:
-        application = create_app(settings, forward=not no_forward)
+        server = build_server(
+            create_app(settings, forward=not no_forward),
+            host=settings.host,
+            port=port or settings.port,
+            tls=(
+                ServerTls(settings.tls_cert, settings.tls_key, settings.client_ca)
+                if settings.listen == "mtls"
+                else None
+            ),
+            trusted_proxies=settings.trusted_proxies,
+        )
     except ConfigurationError as exc:
         typer.echo(f"refusing to start: {exc}", err=True)
         raise typer.Exit(2) from exc
-    server = build_server(
-        application,
-        host=settings.host,
-        port=port or settings.port,
-        tls=ServerTls(settings.tls_cert, settings.tls_key, settings.client_ca),
-        trusted_proxies=settings.trusted_proxies,
-    )
     server.run()
 
 

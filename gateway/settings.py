@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     #: A file path (SQLite, the default) or a `postgresql://` URL.
     database: str = "var/gateway.sqlite3"
 
+    #: `mtls`: the gateway terminates mutual TLS itself. `http-behind-proxy`: plain HTTP on a
+    #: private address behind a TLS-terminating proxy that forwards the verified certificate;
+    #: refused unless `trusted_proxies` is set.
+    listen: Literal["mtls", "http-behind-proxy"] = "mtls"
     tls_cert: Path
     tls_key: Path
     #: The CA(s) that sign institution client certificates.
