@@ -18,7 +18,7 @@ BUILTIN: dict[str, str] = {
     "ozd": "adapters.ozd:OzdAdapter",
 }
 
-_REQUIRED = ("slug", "version", "transport", "child_key", "message_id", "translate")
+_REQUIRED = ("slug", "version", "transport", "child_key", "policy", "message_id", "translate")
 
 
 def _load(target: str) -> Adapter:

@@ -39,6 +39,21 @@ class TransportSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordPolicy:
+    """How the institution's contract treats repeats and older versions of a record.
+
+    `duplicates`: `message-id` (a sender's message id seen before is a duplicate) or
+    `latest-content` (a message whose id, a digest of its content, equals the latest accepted
+    one of its record is a duplicate; the schools' rows). `older_version`: what a
+    `SourceRecord.version` lower than the record's accepted one gets: `stale` (409, equal
+    versions too) or `duplicate` (the latest version's receipt again; the helpline).
+    """
+
+    duplicates: Literal["message-id", "latest-content"] = "message-id"
+    older_version: Literal["stale", "duplicate"] = "stale"
+
+
+@dataclass(frozen=True, slots=True)
 class TranslateContext:
     """Everything an adapter may use besides the message itself."""
 
@@ -59,6 +74,8 @@ class Adapter(Protocol):
     #: `person`: several children per record, keyed by pseudonym (else birth date + sex);
     #: `record`: the record is about exactly one child.
     child_key: Literal["person", "record"]
+    #: Repeats and older versions (`RecordPolicy()` for most contracts).
+    policy: RecordPolicy
 
     def message_id(self, document: Any) -> str | None:
         """The sender's message id, read before anything else is validated (duplicate check).

@@ -114,6 +114,10 @@ class SourceRecord:
     version: int | None = None
     # Path of the element that says "first" / "later" (for source-event-mismatch).
     source_event_path: str = ""
+    # When the source's event happened (prosecution `EventDate`): an earlier one than the latest
+    # accepted for the record is a stale event.
+    event_date: date | None = None
+    event_date_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import orjson
 from gateway import audit, profile
 from gateway.adapter import Adapter, TranslateContext
 from gateway.audit import Entry
-from gateway.compose import Composed, compose
+from gateway.compose import Composed, Result, compose
 from gateway.crypto import Sealer
 from gateway.errors import (
     ContractViolation,
@@ -30,6 +30,7 @@ from gateway.errors import (
     StaleVersion,
     Unavailable,
 )
+from gateway.facts import DataWarning, SourceRecord
 from gateway.identity import Keyring
 from gateway.mappings import Mappings
 from gateway.receipts import Caller, Receipt
@@ -75,7 +76,7 @@ class Pipeline:
             "raw_sha256": raw_sha,
         }
         message_id = adapter.message_id(document)
-        if message_id is not None:
+        if message_id is not None and adapter.policy.duplicates == "message-id":
             first = await self.db.read(
                 lambda tx: state.receipt_by_message(tx, adapter.slug, message_id)
             )
@@ -159,6 +160,29 @@ class Pipeline:
         )
         return first.as_duplicate()
 
+    def _repeat(
+        self, tx: Tx, adapter: Adapter, record: SourceRecord, current: state.RecordState
+    ) -> Receipt | None:
+        """The receipt to answer again when the record already holds this or a newer message;
+        raises StaleVersion where the contract refuses older versions."""
+        if (
+            adapter.policy.duplicates == "latest-content"
+            and current.last_message_id == record.message_id
+            and current.last_receipt_id
+        ):
+            return state.receipt_by_id(tx, adapter.slug, current.last_receipt_id)
+        if record.version is None or current.version is None:
+            return None
+        if adapter.policy.older_version == "duplicate":
+            if record.version < current.version and current.last_receipt_id:
+                return state.receipt_by_id(tx, adapter.slug, current.last_receipt_id)
+            return None
+        if record.version <= current.version:
+            raise StaleVersion(
+                f"version {record.version} is not above the accepted version {current.version}"
+            )
+        return None
+
     def _commit(
         self,
         tx: Tx,
@@ -169,19 +193,26 @@ class Pipeline:
         common: dict[str, Any],
     ) -> Receipt:
         record = composed.record
-        first = state.receipt_by_message(tx, adapter.slug, record.message_id)
+        by_id = adapter.policy.duplicates == "message-id"
+        first = state.receipt_by_message(tx, adapter.slug, record.message_id) if by_id else None
         if first is not None:  # the same message raced through another connection
             return self._duplicate(tx, first, common)
         current = state.lock_record(tx, adapter.slug, record.record_key)
-        if (
-            record.version is not None
-            and current.version is not None
-            and record.version <= current.version
-        ):
-            raise StaleVersion(
-                f"version {record.version} is not above the accepted version {current.version}"
-            )
-        result = composed.finish(current)
+        repeat = self._repeat(tx, adapter, record, current)
+        if repeat is not None:
+            return self._duplicate(tx, repeat, common)
+        stale_event = (
+            record.event_date is not None
+            and current.event_date is not None
+            and record.event_date < current.event_date
+            and record.source_event != "withdraw"
+        )
+        if stale_event:
+            # Events arrive out of order: an older one is acknowledged and changes nothing.
+            stale = DataWarning("stale-event", record.event_date_path)
+            result = Result("accepted", [], [], [stale], {})
+        else:
+            result = composed.finish(current)
         for bundle in result.bundles:
             problems = profile.validate(bundle)
             if problems:
@@ -196,10 +227,21 @@ class Pipeline:
             notification_ids=tuple(n.notification_id for n in result.notifications),
             warnings=tuple(result.warnings),
         )
+        # Content-keyed records are repeats only of their latest message (checked above), so the
+        # receipt's own id keeps the message unique among the institution's receipts.
+        dedupe_key = record.message_id if by_id else receipt.receipt_id
         state.save_receipt(
-            tx, receipt, record.message_id, common["raw_sha256"], self.sealer.key_id, sealed
+            tx, receipt, dedupe_key, common["raw_sha256"], self.sealer.key_id, sealed
         )
-        state.save_record(tx, adapter.slug, record.record_key, record.version, result.live_after)
+        if not stale_event:
+            update = state.RecordUpdate(
+                version=record.version,
+                event_date=max(filter(None, (record.event_date, current.event_date)), default=None),
+                message_id=record.message_id,
+                receipt_id=receipt.receipt_id,
+                live_after=result.live_after,
+            )
+            state.save_record(tx, adapter.slug, record.record_key, update)
         outbox.enqueue(
             tx,
             [

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 from lxml import etree
 
-from gateway.adapter import TranslateContext, TransportSpec
+from gateway.adapter import RecordPolicy, TranslateContext, TransportSpec
 from gateway.codes import SEXES, source_system
 from gateway.errors import ContractViolation, Problem
 from gateway.facts import Child, DataWarning, Place, Sex, SourceCode, SourceEvent, SourceRecord
@@ -173,6 +173,7 @@ class MvrAdapter:
         xsd=_HERE / "mvr.xsd",
     )
     child_key: Literal["person", "record"] = "person"
+    policy = RecordPolicy()
 
     def message_id(self, document: Any) -> str | None:
         found = document.findall(f"{{{NAMESPACE}}}ReportId")

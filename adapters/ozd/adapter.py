@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from gateway.adapter import TranslateContext, TransportSpec
+from gateway.adapter import RecordPolicy, TranslateContext, TransportSpec
 from gateway.codes import SEXES, source_system
 from gateway.errors import ContractViolation, Problem
 from gateway.facts import Child, DataWarning, Place, Sex, SourceCode, SourceEvent, SourceRecord
@@ -366,6 +366,7 @@ class OzdAdapter:
         media_types=("application/json",),
     )
     child_key: Literal["person", "record"] = "record"
+    policy = RecordPolicy()
 
     def message_id(self, document: Any) -> str | None:
         if not isinstance(document, dict):

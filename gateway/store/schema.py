@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS records (
     institution TEXT NOT NULL,
     record_key TEXT NOT NULL,
     version BIGINT,
+    event_date TEXT,
+    last_message_id TEXT NOT NULL,
+    last_receipt_id TEXT NOT NULL,
     PRIMARY KEY (institution, record_key)
 );
 CREATE TABLE IF NOT EXISTS record_children (

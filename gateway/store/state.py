@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import orjson
 
@@ -70,12 +70,16 @@ class RecordState:
     seen: bool
     version: int | None
     live: list[LiveChild]
+    event_date: date | None = None
+    last_message_id: str | None = None
+    last_receipt_id: str | None = None
 
 
 def lock_record(tx: Tx, institution: str, record_key: str) -> RecordState:
     """The record's state, locked for this transaction (PostgreSQL replicas serialise here)."""
     row = tx.one(
-        "SELECT version FROM records WHERE institution = ? AND record_key = ?" + tx.for_update(),
+        "SELECT version, event_date, last_message_id, last_receipt_id FROM records "
+        "WHERE institution = ? AND record_key = ?" + tx.for_update(),
         (institution, record_key),
     )
     live = [
@@ -88,28 +92,49 @@ def lock_record(tx: Tx, institution: str, record_key: str) -> RecordState:
     ]
     if row is None:
         return RecordState(False, None, live)
-    return RecordState(True, None if row[0] is None else int(row[0]), live)
+    return RecordState(
+        seen=True,
+        version=None if row[0] is None else int(row[0]),
+        live=live,
+        event_date=date.fromisoformat(row[1]) if row[1] else None,
+        last_message_id=row[2],
+        last_receipt_id=row[3],
+    )
 
 
-def save_record(
-    tx: Tx,
-    institution: str,
-    record_key: str,
-    version: int | None,
-    live_after: dict[str, str],
-) -> None:
+@dataclass(frozen=True, slots=True)
+class RecordUpdate:
+    """What an accepted message leaves as its record's state."""
+
+    version: int | None
+    event_date: date | None
+    message_id: str
+    receipt_id: str
+    live_after: dict[str, str]
+
+
+def save_record(tx: Tx, institution: str, record_key: str, update: RecordUpdate) -> None:
     tx.execute(
-        "INSERT INTO records (institution, record_key, version) VALUES (?,?,?) "
-        "ON CONFLICT (institution, record_key) DO UPDATE SET version = excluded.version",
-        (institution, record_key, version),
+        "INSERT INTO records (institution, record_key, version, event_date, last_message_id, "
+        "last_receipt_id) VALUES (?,?,?,?,?,?) ON CONFLICT (institution, record_key) DO UPDATE "
+        "SET version = excluded.version, event_date = excluded.event_date, "
+        "last_message_id = excluded.last_message_id, last_receipt_id = excluded.last_receipt_id",
+        (
+            institution,
+            record_key,
+            update.version,
+            update.event_date.isoformat() if update.event_date else None,
+            update.message_id,
+            update.receipt_id,
+        ),
     )
     tx.execute(
         "DELETE FROM record_children WHERE institution = ? AND record_key = ?",
         (institution, record_key),
     )
-    if live_after:
+    if update.live_after:
         tx.executemany(
             "INSERT INTO record_children (institution, record_key, child_key, case_key) "
             "VALUES (?,?,?,?)",
-            [(institution, record_key, k, c) for k, c in live_after.items()],
+            [(institution, record_key, k, c) for k, c in update.live_after.items()],
         )
