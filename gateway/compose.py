@@ -40,8 +40,16 @@ class Composed:
     setting: str
     setting_conflict: bool
 
-    def finish(self, current: RecordState) -> Result:
+    def finish(self, current: RecordState, content_keyed: bool = False) -> Result:
+        """`content_keyed`: the message id is a digest of the content (schools), which may come
+        back after another version; the notification ids then also name the version it
+        follows, so that each stays unique while a replay still gives the same ids."""
         r = self.record
+        message_key = (
+            f"{r.message_id}|after:{current.last_receipt_id or ''}"
+            if content_keyed
+            else r.message_id
+        )
         withdraw = r.source_event == "withdraw"
         keys = [k for _, _, k in self.children]
         plan = records.plan(
@@ -66,7 +74,7 @@ class Composed:
         all_warnings = list(record_warnings)
         for planned in plan.notifications:
             if planned.index is None:
-                notifications.append(self._cancel(planned, record_warnings))
+                notifications.append(self._cancel(planned, record_warnings, message_key))
                 continue
             index, child, _ = self.children[planned.index]
             own = [w for w in r.warnings if w.child == index]
@@ -78,9 +86,7 @@ class Composed:
             all_warnings.extend(own)
             notifications.append(
                 Notification(
-                    notification_id=methodology.notification_id(
-                        self.slug, r.message_id, planned.child_key
-                    ),
+                    notification_id=methodology.notification_id(self.slug, key, planned.child_key),
                     case_key=planned.case_key,
                     event=planned.event,
                     institution=self.slug,
@@ -112,10 +118,12 @@ class Composed:
             live_after=plan.live_after,
         )
 
-    def _cancel(self, planned: records.Planned, warnings: list[DataWarning]) -> Notification:
+    def _cancel(
+        self, planned: records.Planned, warnings: list[DataWarning], message_key: str
+    ) -> Notification:
         r = self.record
         return Notification(
-            notification_id=methodology.notification_id(self.slug, r.message_id, planned.child_key),
+            notification_id=methodology.notification_id(self.slug, key, planned.child_key),
             case_key=planned.case_key,
             event="cancel",
             institution=self.slug,

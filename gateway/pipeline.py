@@ -212,7 +212,7 @@ class Pipeline:
             stale = DataWarning("stale-event", record.event_date_path)
             result = Result("accepted", [], [], [stale], {})
         else:
-            result = composed.finish(current)
+            result = composed.finish(current, content_keyed=not by_id)
         for bundle in result.bundles:
             problems = profile.validate(bundle)
             if problems:
