@@ -86,7 +86,9 @@ class Composed:
             all_warnings.extend(own)
             notifications.append(
                 Notification(
-                    notification_id=methodology.notification_id(self.slug, key, planned.child_key),
+                    notification_id=methodology.notification_id(
+                        self.slug, message_key, planned.child_key
+                    ),
                     case_key=planned.case_key,
                     event=planned.event,
                     institution=self.slug,
@@ -123,7 +125,7 @@ class Composed:
     ) -> Notification:
         r = self.record
         return Notification(
-            notification_id=methodology.notification_id(self.slug, key, planned.child_key),
+            notification_id=methodology.notification_id(self.slug, message_key, planned.child_key),
             case_key=planned.case_key,
             event="cancel",
             institution=self.slug,
