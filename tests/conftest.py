@@ -39,6 +39,5 @@ def every_valid_bundle_is_valid_fhir() -> Iterator[None]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
-        f"canonical bundles also validated with fhir.resources.R4B in process: "
-        f"{CHECKED['bundles']}"
+        f"canonical bundles also validated with fhir.resources.R4B in process: {CHECKED['bundles']}"
     )

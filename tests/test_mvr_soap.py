@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from lxml import etree
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from adapters.mvr import MvrAdapter
 from gateway.adapter import Adapter, TransportSpec
@@ -24,7 +24,6 @@ from gateway.errors import (
     Forbidden,
     NotParseable,
     Problem,
-    ReceiptNotFound,
     TooLarge,
     Unauthenticated,
     Unavailable,
@@ -34,6 +33,7 @@ from gateway.facts import DataWarning
 from gateway.receipts import Caller, Receipt
 from gateway.transports import soap11
 from gateway.transports.problem import PROBLEM_BASE, install_handlers
+from tests.fakes import CallerFromHeader, FakePipeline, caller_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "mvr" / "samples"
 PATH = "/soap/mvr"
@@ -41,8 +41,8 @@ NS = "urn:bg:mvr:child-incident:v1"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 XML = {"content-type": "text/xml; charset=utf-8"}
-MVR = Caller("mvr", "fp-mvr")
-OZD = Caller("ozd", "fp-ozd")
+MVR = caller_for("mvr")
+OZD = caller_for("ozd")
 M = {"m": NS, "soap": SOAP}
 
 
@@ -72,58 +72,17 @@ def receipt_query(receipt_id: str = "r-1") -> bytes:
 # -- in process: the router's rules, with a fake pipeline ---------------------------------------
 
 
-@dataclass
-class FakePipeline:
-    """Records what the transport hands over; answers with `answer` or raises it."""
-
-    answer: Receipt | Exception = field(
-        default_factory=lambda: Receipt(
-            receipt_id="r-1",
-            institution="mvr",
-            received_at=datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
-            status="accepted",
-            notification_ids=("n-1", "n-2"),
-            warnings=(
-                DataWarning("sex-mismatch", "/m:IncidentReport/m:Victim[2]/m:Sex", 1),
-                DataWarning("outcome-conflict", "/m:IncidentReport/m:Victim[1]/m:InjuryCode", 0),
-            ),
-        )
-    )
-    submitted: list[tuple[str, bytes, Caller, Any]] = field(default_factory=list)
-    refusals: list[tuple[Caller | None, str, Exception, bytes | None]] = field(default_factory=list)
-
-    async def submit(
-        self, adapter: Adapter, raw: bytes, caller: Caller, document: object
-    ) -> Receipt:
-        self.submitted.append((adapter.slug, raw, caller, document))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-    async def receipt(self, caller: Caller, receipt_id: str) -> Receipt:
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        if caller.institution != self.answer.institution or receipt_id != self.answer.receipt_id:
-            raise ReceiptNotFound("no receipt with this id for this institution")
-        return self.answer
-
-    async def refused(
-        self, caller: Caller | None, slug: str, error: Exception, raw: bytes | None = None
-    ) -> None:
-        self.refusals.append((caller, slug, error, raw))
-
-
-class CallerFromHeader:
-    """Stands in for the mTLS identity middleware: `x-test-caller: mvr` sets the caller."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            slug = dict(scope["headers"]).get(b"x-test-caller", b"").decode()
-            scope.setdefault("state", {})["caller"] = {"mvr": MVR, "ozd": OZD}.get(slug)
-        await self.app(scope, receive, send)
+RECEIPT = Receipt(
+    receipt_id="r-1",
+    institution="mvr",
+    received_at=datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
+    status="accepted",
+    notification_ids=("n-1", "n-2"),
+    warnings=(
+        DataWarning("sex-mismatch", "/m:IncidentReport/m:Victim[2]/m:Sex", 1),
+        DataWarning("outcome-conflict", "/m:IncidentReport/m:Victim[1]/m:InjuryCode", 0),
+    ),
+)
 
 
 def call(
@@ -175,7 +134,7 @@ def fault_of(response: httpx.Response, status: int = 500) -> tuple[str, list[tup
 
 
 def test_a_submitted_report_gets_its_receipt() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(
         pipeline,
         content=sample_bytes(),
@@ -237,14 +196,14 @@ def test_receipt_statuses_are_written_as_the_contract_says(status: Any, written:
 )
 def test_soap_action_quoted_unquoted_or_empty(action: str | None) -> None:
     headers = dict(XML) if action is None else {**XML, "SOAPAction": action}
-    assert call(FakePipeline(), content=sample_bytes(), headers=headers).status_code == 200
+    assert call(FakePipeline(RECEIPT), content=sample_bytes(), headers=headers).status_code == 200
 
 
 @pytest.mark.parametrize(
     "action", [f"{NS}/GetReceiptStatus", f'"{NS}/Other"', "SubmitIncidentReport"]
 )
 def test_soap_action_naming_another_operation_is_a_client_fault(action: str) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(pipeline, content=sample_bytes(), headers={**XML, "SOAPAction": action})
     assert fault_of(response) == ("soap:Client", [("SOAPAction", "conflict")])
     assert pipeline.submitted == []
@@ -264,7 +223,7 @@ def test_soap_action_naming_another_operation_is_a_client_fault(action: str) -> 
 )
 def test_any_charset_parameter_is_ignored(content_type: str) -> None:
     raw = sample_bytes("mvr-incident-windows-1251.xml")
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     assert call(pipeline, content=raw, headers={"content-type": content_type}).status_code == 200
     document = pipeline.submitted[0][3]
     assert document.findtext(f"{{{NS}}}RegistrationNumber") == "ЗМ-1180/2026 ОДМВР Бургас"
@@ -277,7 +236,7 @@ def test_any_charset_parameter_is_ignored(content_type: str) -> None:
 def test_another_institutions_certificate_gets_a_fault(
     caller: str | None, status: int, error: type[Exception]
 ) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(
         pipeline, content=sample_bytes(), caller=caller, headers={"content-type": "text/plain"}
     )
@@ -296,7 +255,7 @@ def test_another_institutions_certificate_gets_a_fault(
     ],
 )
 def test_other_media_types_are_415_problem_json(headers: dict[str, str]) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(pipeline, content=sample_bytes(), headers=headers)
     assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
@@ -305,7 +264,7 @@ def test_other_media_types_are_415_problem_json(headers: dict[str, str]) -> None
 
 
 def test_too_large_is_413_before_parsing() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     big = b"<" * (5 * 1024 * 1024 + 1)
     response = call(pipeline, content=big)
     assert response.status_code == 413
@@ -317,7 +276,7 @@ def test_too_large_is_413_before_parsing() -> None:
 def test_exactly_the_limit_is_read() -> None:
     document = sample_bytes().rstrip()
     padded = document + b" " * (5 * 1024 * 1024 - len(document))
-    assert call(FakePipeline(), content=padded).status_code == 200
+    assert call(FakePipeline(RECEIPT), content=padded).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -330,7 +289,7 @@ def test_exactly_the_limit_is_read() -> None:
     ],
 )
 def test_unreadable_xml_is_a_client_fault_with_a_format_problem(raw: bytes) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(pipeline, content=raw)
     assert fault_of(response) == ("soap:Client", [("", "format")])
     assert b"root:" not in response.content
@@ -339,7 +298,7 @@ def test_unreadable_xml_is_a_client_fault_with_a_format_problem(raw: bytes) -> N
 
 
 def test_a_soap_12_envelope_is_a_version_mismatch() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     raw = sample_bytes().replace(SOAP.encode(), SOAP12.encode())
     response = call(pipeline, content=raw)
     code, problems = fault_of(response)
@@ -359,7 +318,7 @@ def test_a_soap_12_envelope_is_a_version_mismatch() -> None:
     ],
 )
 def test_envelopes_without_one_known_operation_are_client_faults(raw: bytes) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     assert fault_of(call(pipeline, content=raw)) == ("soap:Client", [("", "format")])
     assert pipeline.submitted == [] and len(pipeline.refusals) == 1
 
@@ -384,7 +343,7 @@ def test_unavailable_is_a_server_fault_to_retry() -> None:
 
 def test_get_receipt_status() -> None:
     response = call(
-        FakePipeline(),
+        FakePipeline(RECEIPT),
         content=receipt_query(),
         headers={**XML, "SOAPAction": f"{NS}/GetReceiptStatus"},
     )
@@ -406,14 +365,14 @@ def test_get_receipt_status() -> None:
 
 
 def test_an_unknown_receipt_is_a_client_fault() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(pipeline, content=receipt_query("r-2"))
     assert fault_of(response) == ("soap:Client", [("", "receipt-not-found")])
     assert pipeline.refusals == []
 
 
 def test_a_receipt_query_needs_a_receipt_id() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = call(
         pipeline,
         content=envelope("<m:GetReceiptStatus><m:ReceiptId> </m:ReceiptId></m:GetReceiptStatus>"),
@@ -423,7 +382,7 @@ def test_a_receipt_query_needs_a_receipt_id() -> None:
 
 
 def test_the_wsdl_names_the_address_that_was_asked_and_carries_the_schema() -> None:
-    response = call(FakePipeline(), "GET", params={"wsdl": ""}, headers={})
+    response = call(FakePipeline(RECEIPT), "GET", params={"wsdl": ""}, headers={})
     assert response.status_code == 200
     root = parsed(response)
     wsdl = {
@@ -435,9 +394,9 @@ def test_the_wsdl_names_the_address_that_was_asked_and_carries_the_schema() -> N
     assert address == "http://gw.test/soap/mvr"
     assert root.xpath("//xs:import", namespaces=wsdl) == []
     assert root.xpath("//xs:element[@name='IncidentReport']", namespaces=wsdl)
-    xsd = call(FakePipeline(), "GET", params={"xsd": ""}, headers={})
+    xsd = call(FakePipeline(RECEIPT), "GET", params={"xsd": ""}, headers={})
     assert etree.fromstring(xsd.content).get("targetNamespace") == NS
-    assert call(FakePipeline(), "GET", headers={}).status_code == 404
+    assert call(FakePipeline(RECEIPT), "GET", headers={}).status_code == 404
 
 
 def test_the_router_is_generic_over_soap_11_adapters() -> None:
@@ -459,7 +418,7 @@ def test_the_router_is_generic_over_soap_11_adapters() -> None:
             scope.setdefault("state", {})["caller"] = Caller("schools", "fp")
             await self.app(scope, receive, send)
 
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     app = FastAPI()
     app.include_router(soap11.router(Other(), pipeline))
     app.add_middleware(Schools)

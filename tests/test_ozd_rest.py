@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.ozd import OzdAdapter
 from gateway.adapter import Adapter, TransportSpec
@@ -24,7 +23,6 @@ from gateway.errors import (
     Forbidden,
     NotParseable,
     Problem,
-    ReceiptNotFound,
     StaleVersion,
     TooLarge,
     Unauthenticated,
@@ -32,15 +30,16 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.facts import DataWarning
-from gateway.receipts import Caller, Receipt
+from gateway.receipts import Receipt
 from gateway.transports import receipts, rest_json
 from gateway.transports.problem import PROBLEM_BASE, install_handlers
+from tests.fakes import CallerFromHeader, FakePipeline, caller_for
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "ozd" / "samples"
 PATH = "/api/v1/ozd/signals"
 JSON = {"content-type": "application/json"}
-OZD = Caller("ozd", "fp-ozd")
-MVR = Caller("mvr", "fp-mvr")
+OZD = caller_for("ozd")
+MVR = caller_for("mvr")
 
 
 def sample_bytes(name: str = "ozd-signal.json") -> bytes:
@@ -50,56 +49,14 @@ def sample_bytes(name: str = "ozd-signal.json") -> bytes:
 # -- in process: the router's order of checks, with a fake pipeline ------------------------------
 
 
-@dataclass
-class FakePipeline:
-    """Records what the transport hands over; answers with `answer` or raises it."""
-
-    answer: Receipt | Exception = field(
-        default_factory=lambda: Receipt(
-            receipt_id="r-1",
-            institution="ozd",
-            received_at=datetime(2026, 3, 11, 8, 0, tzinfo=UTC),
-            status="accepted",
-            notification_ids=("n-1",),
-            warnings=(DataWarning("sex-mismatch", "#/child/sex", 0),),
-        )
-    )
-    submitted: list[tuple[str, bytes, Caller, object]] = field(default_factory=list)
-    refusals: list[tuple[Caller | None, str, Exception, bytes | None]] = field(default_factory=list)
-
-    async def submit(
-        self, adapter: Adapter, raw: bytes, caller: Caller, document: object
-    ) -> Receipt:
-        self.submitted.append((adapter.slug, raw, caller, document))
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-    async def receipt(self, caller: Caller, receipt_id: str) -> Receipt:
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        if caller.institution != self.answer.institution or receipt_id != self.answer.receipt_id:
-            raise ReceiptNotFound("no receipt with this id for this institution")
-        return self.answer
-
-    async def refused(
-        self, caller: Caller | None, slug: str, error: Exception, raw: bytes | None = None
-    ) -> None:
-        self.refusals.append((caller, slug, error, raw))
-
-
-class CallerFromHeader:
-    """Stands in for the mTLS identity middleware: `x-test-caller: ozd` sets the caller."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            slug = dict(scope["headers"]).get(b"x-test-caller", b"").decode()
-            callers = {"ozd": OZD, "mvr": MVR, "helpline": Caller("helpline", "fp-helpline")}
-            scope.setdefault("state", {})["caller"] = callers.get(slug)
-        await self.app(scope, receive, send)
+RECEIPT = Receipt(
+    receipt_id="r-1",
+    institution="ozd",
+    received_at=datetime(2026, 3, 11, 8, 0, tzinfo=UTC),
+    status="accepted",
+    notification_ids=("n-1",),
+    warnings=(DataWarning("sex-mismatch", "#/child/sex", 0),),
+)
 
 
 def app_for(pipeline: FakePipeline, adapter: Adapter) -> FastAPI:
@@ -147,7 +104,7 @@ def assert_problem(response: httpx.Response, status: int, kind: str) -> dict[str
 
 
 def test_an_accepted_signal_is_202_with_the_receipt_and_its_location() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = post(pipeline, sample_bytes())
     assert response.status_code == 202
     assert response.headers["location"] == "/api/v1/receipts/r-1"
@@ -174,12 +131,12 @@ def test_an_accepted_signal_is_202_with_the_receipt_and_its_location() -> None:
     ],
 )
 def test_json_media_types_are_matched_case_insensitively(content_type: str) -> None:
-    response = post(FakePipeline(), sample_bytes(), headers={"content-type": content_type})
+    response = post(FakePipeline(RECEIPT), sample_bytes(), headers={"content-type": content_type})
     assert response.status_code == 202
 
 
 def test_a_byte_order_mark_is_ignored() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     assert post(pipeline, b"\xef\xbb\xbf" + sample_bytes()).status_code == 202
     assert pipeline.submitted[0][1].startswith(b"\xef\xbb\xbf")  # the raw body, as received
 
@@ -202,7 +159,7 @@ def test_a_byte_order_mark_is_ignored() -> None:
 def test_refusals_before_the_body_is_read(
     kwargs: dict[str, Any], status: int, kind: str, error: type[Exception]
 ) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     response = post(pipeline, sample_bytes(), **kwargs)
     body = assert_problem(response, status, kind)
     assert body["instance"] == PATH
@@ -214,16 +171,16 @@ def test_refusals_before_the_body_is_read(
 
 def test_too_large_is_refused_before_parsing_media_type_first() -> None:
     big = b"{" + b" " * (1 << 20) + b"}"
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     body = assert_problem(post(pipeline, big), 413, "too-large")
     assert body["errors"][0]["code"] == "too-large"
     assert isinstance(pipeline.refusals[0][2], TooLarge) and pipeline.refusals[0][3] is None
-    wrong_type = post(FakePipeline(), big, headers={"content-type": "text/plain"})
+    wrong_type = post(FakePipeline(RECEIPT), big, headers={"content-type": "text/plain"})
     assert_problem(wrong_type, 415, "media-type")
 
 
 def test_exactly_the_limit_is_read() -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     document = sample_bytes().rstrip()
     padded = document + b" " * ((1 << 20) - len(document))
     assert len(padded) == 1 << 20
@@ -234,7 +191,7 @@ def test_exactly_the_limit_is_read() -> None:
     "body", [b"", b"{", b"{'eventId': 1}", b"\xff\xfe{}", '{"a": "é"}'.encode("latin-1")]
 )
 def test_a_body_that_is_not_json_is_400(body: bytes) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     problem = assert_problem(post(pipeline, body), 400, "not-json")
     assert problem["errors"] == [
         {"pointer": "#", "code": "not-json", "detail": "the body is not UTF-8 JSON"}
@@ -246,7 +203,7 @@ def test_a_body_that_is_not_json_is_400(body: bytes) -> None:
 
 @pytest.mark.parametrize("body", [b"[]", b"[{}]", b"42", b'"signal"', b"null"])
 def test_json_that_is_not_an_object_is_422(body: bytes) -> None:
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     problem = assert_problem(post(pipeline, body), 422, "contract-violation")
     assert [(e["pointer"], e["code"]) for e in problem["errors"]] == [("#", "format")]
     assert pipeline.refusals[0][3] == body and pipeline.submitted == []
@@ -287,7 +244,7 @@ def test_the_router_serves_only_json_adapters() -> None:
         transport = TransportSpec(kind="soap11", path="/soap/x", max_bytes=1, media_types=())
 
     with pytest.raises(ValueError, match="soap11"):
-        rest_json.router(Soap(), FakePipeline())
+        rest_json.router(Soap(), FakePipeline(RECEIPT))
 
 
 def test_the_router_is_generic() -> None:
@@ -297,7 +254,7 @@ def test_the_router_is_generic() -> None:
             kind="json", path="/api/v1/other", max_bytes=64, media_types=("application/json",)
         )
 
-    pipeline = FakePipeline()
+    pipeline = FakePipeline(RECEIPT)
     small = call(pipeline, "POST", "/api/v1/other", caller="helpline", content=b'{"a": 1}',
                  headers=JSON, adapter=Other())  # fmt: skip
     assert small.status_code == 202
@@ -310,7 +267,7 @@ def test_the_router_is_generic() -> None:
 
 
 def test_reading_a_receipt() -> None:
-    response = call(FakePipeline(), "GET", "/api/v1/receipts/r-1")
+    response = call(FakePipeline(RECEIPT), "GET", "/api/v1/receipts/r-1")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {
@@ -334,7 +291,7 @@ def test_reading_a_receipt() -> None:
 def test_a_receipt_of_another_institution_is_not_found(
     caller: str | None, path: str, status: int, kind: str
 ) -> None:
-    response = call(FakePipeline(), "GET", path, caller=caller)
+    response = call(FakePipeline(RECEIPT), "GET", path, caller=caller)
     assert_problem(response, status, kind)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -659,6 +660,80 @@ def test_cancel_rules(mutate: Mutation, path: str, code: str) -> None:
 def test_validate_never_raises_on_junk(junk: dict[str, Any]) -> None:
     assert validate(junk)
     assert set(flatten(junk)) == set(FULL_FLAT)
+
+
+def _places(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The path of every member of every object and every item of every array, depth first."""
+    if isinstance(node, dict | list):
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            yield (*path, key)
+            yield from _places(value, (*path, key))
+
+
+@pytest.mark.parametrize("notification", [FULL, CANCEL], ids=["new", "cancel"])
+def test_validate_never_raises_when_any_value_has_another_json_type(
+    notification: Notification,
+) -> None:
+    """Each value of a valid Bundle (scalar, object or array), replaced in turn by a list, an
+    object, a number or null, gives a list of located problems, never an exception."""
+    bundle = render(notification)
+    tried = 0
+    for path in list(_places(bundle)):
+        for junk in (["x"], [], {"a": 1}, {}, 7, None):
+            mutated = copy.deepcopy(bundle)
+            *parents, last = path
+            node = mutated
+            for key in parents:
+                node = node[key]
+            node[last] = junk
+            problems = validate(mutated)
+            assert isinstance(problems, list), (path, junk)
+            assert all(p.code in PROBLEM_CODES and p.message for p in problems), (path, junk)
+            assert all(p.path.startswith("Bundle") for p in problems), (path, junk)
+            assert set(flatten(mutated)) == set(FULL_FLAT)
+            tried += 1
+    assert tried > 500
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (
+            lambda b: _res(b, 0).update(resourceType=["MessageHeader"]),
+            "Bundle.entry[0].resource.resourceType",
+        ),
+        (
+            lambda b: _res(b, 0)["sender"].update(reference=[b["entry"][1]["fullUrl"]]),
+            f"{HEADER}.sender",
+        ),
+        (lambda b: _res(b, 2)["subject"].update(reference={}), f"{OBS}.subject"),
+        (lambda b: _res(b, 2)["identifier"][0].update(system=[]), f"{OBS}.identifier[0]"),
+        (
+            lambda b: _res(b, 2)["component"][0]["code"]["coding"][0].update(code=[]),
+            f"{OBS}.component[0].code.coding[0].code",
+        ),
+        (
+            lambda b: _res(b, 0)["extension"][0]["extension"][0].update(valueCode={}),
+            f"{HEADER}.extension[0].extension('code').valueCode",
+        ),
+    ],
+)
+def test_a_list_or_an_object_where_a_string_belongs_is_a_format_problem(
+    mutate: Mutation, path: str
+) -> None:
+    bundle = render(FULL)
+    mutate(bundle)
+    assert (path, "format") in {(p.path, p.code) for p in validate(bundle)}
+
+
+def test_the_package_exports_exactly_its_public_names() -> None:
+    exported = {
+        name
+        for name, value in vars(profile).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType) and name != "annotations"
+    }
+    assert exported == set(profile.__all__)
+    assert {"render", "validate", "flatten", "FLAT_KEYS", "COMPONENTS"} <= exported
 
 
 # -- the published profile ------------------------------------------------------------------------

@@ -5,13 +5,20 @@ README §2 step 1, in this order: authentication, media type, size (before parsi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from fastapi import Request
 
 from gateway.adapter import Adapter
-from gateway.errors import Forbidden, TooLarge, Unauthenticated, UnsupportedMediaType
+from gateway.errors import (
+    Forbidden,
+    GatewayError,
+    TooLarge,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from gateway.receipts import Caller, Receipt
 
 
@@ -79,3 +86,38 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
             raise TooLarge(f"the body is larger than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class Intake:
+    """One request's way in for `adapter`, checked in README §2's order by `read`: the caller's
+    certificate (401/403), the media type (415), the size (413, before parsing).
+
+    A refusal raised by `read`, or by the transport's own parsing inside `reporting_refusals`,
+    is reported once to `pipeline.refused` with what was known by then (the caller once
+    authenticated, the raw body once read) and then propagates for the transport to render.
+    """
+
+    def __init__(self, adapter: Adapter, pipeline: Submitter) -> None:
+        self.adapter = adapter
+        self.pipeline = pipeline
+        self.caller: Caller | None = None
+        self.raw: bytes | None = None
+
+    async def read(self, request: Request) -> tuple[Caller, bytes]:
+        """The caller (of this adapter's institution) and the body (within the size limit)."""
+        spec = self.adapter.transport
+        async with self.reporting_refusals():
+            caller = self.caller = caller_of(request)
+            require_institution(request, self.adapter.slug)
+            check_media_type(request, spec.media_types)
+            raw = self.raw = await read_limited(request, spec.max_bytes)
+        return caller, raw
+
+    @asynccontextmanager
+    async def reporting_refusals(self) -> AsyncIterator[None]:
+        """Report a `GatewayError` raised inside to `pipeline.refused`, then let it propagate."""
+        try:
+            yield
+        except GatewayError as error:
+            await self.pipeline.refused(self.caller, self.adapter.slug, error, self.raw)
+            raise

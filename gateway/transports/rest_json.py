@@ -14,14 +14,8 @@ from fastapi import APIRouter, Request, Response
 
 from gateway.adapter import Adapter
 from gateway.errors import ContractViolation, GatewayError, NotParseable, Problem
-from gateway.receipts import Caller, Receipt
-from gateway.transports.common import (
-    Submitter,
-    caller_of,
-    check_media_type,
-    read_limited,
-    require_institution,
-)
+from gateway.receipts import Receipt
+from gateway.transports.common import Intake, Submitter
 from gateway.transports.problem import render_problem
 
 RECEIPTS_PATH = "/api/v1/receipts"
@@ -61,18 +55,14 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
 
     @api.post(spec.path, status_code=202, name=f"{adapter.slug}-submit")
     async def submit(request: Request) -> Response:
-        caller: Caller | None = None
-        raw: bytes | None = None
+        intake = Intake(adapter, pipeline)
         try:
-            caller = caller_of(request)
-            require_institution(request, adapter.slug)
             # RFC 8259 defines no charset for JSON: any `charset` parameter is accepted and the
             # body is read as UTF-8; an undecodable body is `not-json`.
-            check_media_type(request, spec.media_types)
-            raw = await read_limited(request, spec.max_bytes)
-            document = parse_object(raw)
+            caller, raw = await intake.read(request)
+            async with intake.reporting_refusals():
+                document = parse_object(raw)
         except GatewayError as error:
-            await pipeline.refused(caller, adapter.slug, error, raw)
             return render_problem(error, request.url.path)
         try:
             receipt = await pipeline.submit(adapter, raw, caller, document)

@@ -28,14 +28,8 @@ from gateway.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from gateway.receipts import Caller, Receipt
-from gateway.transports.common import (
-    Submitter,
-    caller_of,
-    check_media_type,
-    read_limited,
-    require_institution,
-)
+from gateway.receipts import Receipt
+from gateway.transports.common import Intake, Submitter
 from gateway.transports.problem import render_problem
 from gateway.transports.xml import parse_xml
 
@@ -158,23 +152,17 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
 
     @api.post(spec.path, name=f"{adapter.slug}-soap", include_in_schema=False)
     async def call(request: Request) -> Response:
-        caller: Caller | None = None
-        raw: bytes | None = None
+        intake = Intake(adapter, pipeline)
         try:
-            caller = caller_of(request)
-            require_institution(request, adapter.slug)
             # `application/soap+xml` is SOAP 1.2: a 415 like any other type (mvr.md).
-            check_media_type(request, spec.media_types)
-            raw = await read_limited(request, spec.max_bytes)
-            body = read_envelope(raw, spec, request.headers.get("soapaction"))
-            wanted = receipt_id(body, spec.namespace) if _is_receipt(body, spec) else None
+            caller, raw = await intake.read(request)
+            async with intake.reporting_refusals():
+                body = read_envelope(raw, spec, request.headers.get("soapaction"))
+                wanted = receipt_id(body, spec.namespace) if _is_receipt(body, spec) else None
         except (UnsupportedMediaType, TooLarge) as error:
-            await pipeline.refused(caller, adapter.slug, error, raw)
             return render_problem(error, request.url.path)
         except GatewayError as error:
-            await pipeline.refused(caller, adapter.slug, error, raw)
             return fault(error, spec.namespace)
-        assert caller is not None and raw is not None  # set above, or the refusal returned
         try:
             if wanted is not None:
                 return receipt_answer(await pipeline.receipt(caller, wanted), spec.namespace)

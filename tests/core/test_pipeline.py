@@ -53,7 +53,9 @@ class StandIn:
 
     slug: str = "mvr"  # the profile knows the institutions it publishes
     version: str = "0"
-    transport: TransportSpec = TransportSpec("json", "/x", 1, ("application/json",))
+    transport: TransportSpec = field(
+        default_factory=lambda: TransportSpec("json", "/x", 1, ("application/json",))
+    )
     child_key: Literal["person", "record"] = "person"
     policy: RecordPolicy = field(default_factory=RecordPolicy)
 
