@@ -56,6 +56,10 @@ def personal_values() -> set[str]:
         for key in ("egn", "lnch", "firstName", "lastName"):
             if isinstance(child.get(key), str) and child[key].strip():
                 values.add(child[key].strip())
+    # Adapters whose samples are not parsed above list their personal values beside them.
+    for listing in SAMPLES.glob("*/samples/personal-data.txt"):
+        values.update(line.strip() for line in listing.read_text("utf-8").splitlines())
+    values.discard("")
     return values
 
 
