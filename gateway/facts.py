@@ -13,7 +13,9 @@ from datetime import date, datetime
 from typing import Literal
 
 Sex = Literal["male", "female", "other", "unknown"]
-SourceEvent = Literal["first", "later", "withdraw"]
+# `snapshot`: the contract says nothing of first or later (schools, health), so no
+# `source-event-mismatch` can arise.
+SourceEvent = Literal["first", "later", "withdraw", "snapshot"]
 Event = Literal["new", "update", "cancel"]
 PlaceKind = Literal["incident", "residence", "school"]
 
