@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.registry import load_adapters
 from gateway.adapter import Adapter
@@ -19,6 +20,7 @@ from gateway.errors import ConfigurationError
 from gateway.forwarder import Forwarder, Policy
 from gateway.mappings import Mappings
 from gateway.pipeline import Pipeline
+from gateway.receipts import Caller
 from gateway.resources import mappings_dir
 from gateway.settings import Settings
 from gateway.store.db import Database
@@ -40,15 +42,16 @@ class Gateway:
     settings: Settings
     db: Database
     pipeline: Pipeline
-    forwarder: Forwarder
+    forwarder: Forwarder | None
     adapters: dict[str, Adapter]
 
 
-def build(settings: Settings) -> Gateway:
+def build(settings: Settings, *, forward: bool = True) -> Gateway:
+    """`forward=False` builds no forwarder (local tools: `gateway adapter try`, the kit)."""
     mappings = Mappings.load(mappings_dir())
     adapters = load_adapters()
     db = Database(settings.database)
-    forwarder = Forwarder(
+    forwarder = None if not forward else Forwarder(
         db,
         settings.register_url,
         client_ssl_context(
@@ -62,20 +65,28 @@ def build(settings: Settings) -> Gateway:
             lease_seconds=settings.lease_seconds,
         ),
     )
-    pipeline = Pipeline(db, mappings, settings.keyring(), settings.sealer(), forwarder.wake)
+    wake = forwarder.wake if forwarder else lambda: None
+    pipeline = Pipeline(db, mappings, settings.keyring(), settings.sealer(), wake)
     return Gateway(settings, db, pipeline, forwarder, adapters)
 
 
-def create_app(settings: Settings, *, forward: bool = True) -> FastAPI:
-    gw = build(settings)
+def create_app(
+    settings: Settings, *, forward: bool = True, local_caller: Caller | None = None
+) -> FastAPI:
+    """The gateway as an ASGI app. `local_caller` replaces certificate identity with a fixed
+    caller, for local tools that run the real transports in process without TLS (the adapter
+    kit); `gateway serve` never sets it."""
+    gw = build(settings, forward=forward)
+    forwarder = gw.forwarder
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(gw.forwarder.run()) if forward else None
+        task = asyncio.create_task(forwarder.run()) if forwarder else None
         try:
             yield
         finally:
-            await gw.forwarder.stop()
+            if forwarder is not None:
+                await forwarder.stop()
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -103,6 +114,9 @@ def create_app(settings: Settings, *, forward: bool = True) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    if local_caller is not None:
+        app.add_middleware(FixedCallerMiddleware, caller=local_caller)
+        return app
     identities = IdentityTable(
         settings.institutions, {"security-officer": settings.security_officers}
     )
@@ -113,3 +127,16 @@ def create_app(settings: Settings, *, forward: bool = True) -> FastAPI:
         header=settings.proxy_cert_header,
     )
     return app
+
+
+class FixedCallerMiddleware:
+    """Every request comes from one caller (local tools only, see `create_app`)."""
+
+    def __init__(self, app: ASGIApp, caller: Caller) -> None:
+        self.app = app
+        self.caller = caller
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["caller"] = self.caller
+        await self.app(scope, receive, send)

@@ -23,6 +23,8 @@ queue_app = typer.Typer(no_args_is_help=True, help="The queue to the register.")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(queue_app, name="queue")
+adapter_app = typer.Typer(no_args_is_help=True, help="The adapter kit: scaffold, try, test.")
+app.add_typer(adapter_app, name="adapter")
 
 ConfigOpt = Annotated[
     Path,
@@ -141,3 +143,44 @@ def queue_status(config: ConfigOpt) -> None:
     finally:
         db.close()
     typer.echo(orjson.dumps(counts).decode())
+
+
+@adapter_app.command("try")
+def adapter_try(
+    name: str,
+    file: Path,
+    write_expected: Annotated[
+        bool, typer.Option(help="record the result as FILE.expected.json (review it!)")
+    ] = False,
+) -> None:
+    """Translate FILE as institution NAME sends it, locally: print the answer and the canonical
+    notifications, send nothing anywhere."""
+    from gateway import profile
+    from gateway.kit.conformance import write_expected as record
+    from gateway.kit.local import LocalGateway
+
+    with LocalGateway(name) as gw:
+        response = gw.send_file(file)
+        typer.echo(f"HTTP {response.status_code} {response.headers.get('content-type', '')}")
+        typer.echo(response.text)
+        for bundle in gw.canonical():
+            typer.echo(orjson.dumps(profile.flatten(bundle), option=orjson.OPT_INDENT_2).decode())
+    if write_expected:
+        typer.echo(f"wrote {record(name, file)}")
+
+
+@adapter_app.command("test")
+def adapter_test(name: str) -> None:
+    """Run the conformance suite for adapter NAME."""
+    import tempfile
+
+    from gateway.kit.conformance import run
+
+    with tempfile.TemporaryDirectory(prefix="conformance-") as root:
+        findings = run(name, Path(root))
+    for finding in findings:
+        typer.echo(str(finding))
+    if findings:
+        typer.echo(f"{name}: {len(findings)} finding(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name}: conformant")

@@ -1,0 +1,1 @@
+"""The adapter kit: what an integration engineer uses to add, try and check an institution."""
