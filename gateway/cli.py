@@ -145,6 +145,26 @@ def queue_status(config: ConfigOpt) -> None:
     typer.echo(orjson.dumps(counts).decode())
 
 
+@adapter_app.command("new")
+def adapter_new(
+    name: str,
+    transport: Annotated[str, typer.Option(help="soap11, soap12, json, ndjson or csv")],
+    title: Annotated[str | None, typer.Option(help="the institution's name")] = None,
+    project: Annotated[Path, typer.Option(help="the project's folder")] = Path("."),
+) -> None:
+    """Scaffold a working adapter for institution NAME and register it (no core edit)."""
+    from gateway.kit.scaffold import ScaffoldError, new_adapter
+
+    try:
+        written = new_adapter(project.resolve(), name, transport, title)
+    except ScaffoldError as exc:
+        typer.echo(f"cannot scaffold: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"next: edit adapters/{name}/, then `gateway adapter test {name}`")
+
+
 @adapter_app.command("try")
 def adapter_try(
     name: str,

@@ -5,6 +5,10 @@ The order of each tuple is the methodology's listing order, used wherever a set 
 
 from __future__ import annotations
 
+import json
+
+from gateway.resources import profiles_dir
+
 CANONICAL_BASE = "https://child-register.bg/fhir"
 
 
@@ -54,7 +58,17 @@ CASE_STAGES = (
 NOTIFICATION_EVENTS = ("new", "update", "cancel")
 SEXES = ("male", "female", "other", "unknown")
 PLACE_KINDS = ("incident", "residence", "school")
-INSTITUTIONS = ("mvr", "prosecution", "ozd", "helpline", "schools", "health")
+
+
+def _published_institutions() -> dict[str, str]:
+    """The institutions are data: the profile's published CodeSystem `institution` (slug →
+    name). Adding an institution publishes a code there; no code changes."""
+    system = json.loads((profiles_dir() / "CodeSystem-institution.json").read_text("utf-8"))
+    return {c["code"]: c["display"] for c in system["concept"]}
+
+
+INSTITUTION_NAMES = _published_institutions()
+INSTITUTIONS = tuple(INSTITUTION_NAMES)
 
 #: Every canonical code system, by the name used in its URL.
 CODE_SYSTEMS: dict[str, tuple[str, ...]] = {

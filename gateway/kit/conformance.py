@@ -190,4 +190,3 @@ def _difference(expected: dict[str, Any], got: dict[str, Any]) -> str:
         if expected.get(key) != got.get(key):
             return f"{key}: expected {expected.get(key)!r:.300}, got {got.get(key)!r:.300}"
     return "differs"
-

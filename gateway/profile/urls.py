@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.codes import CANONICAL_BASE
+from gateway.codes import INSTITUTION_NAMES as INSTITUTION_NAMES  # published data, re-exported
 
 _SD = f"{CANONICAL_BASE}/StructureDefinition/"
 _SID = f"{CANONICAL_BASE}/sid/"
@@ -41,14 +42,6 @@ GATEWAY_NAME = "child-violence-gateway"
 GATEWAY_ENDPOINT = "urn:bg:child-gateway"
 REGISTER_ENDPOINT = "urn:bg:child-register"
 
-INSTITUTION_NAMES = {
-    "mvr": "Ministry of Interior, police (МВР)",
-    "prosecution": "Prosecutor's Office of the Republic of Bulgaria (Прокуратура)",
-    "ozd": "Child Protection Departments (ОЗД)",
-    "helpline": "National Child Helpline 116 111 (ДАЗД)",
-    "schools": "Schools, Ministry of Education and Science (МОН)",
-    "health": "Health facilities, National Health Information System (НЗИС)",
-}
 
 # Observation.component codes (CodeSystem notification-element): element -> (min, max).
 _MANY = 99
