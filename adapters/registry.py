@@ -16,6 +16,10 @@ from gateway.errors import ConfigurationError
 BUILTIN: dict[str, str] = {
     "mvr": "adapters.mvr:MvrAdapter",
     "ozd": "adapters.ozd:OzdAdapter",
+    "helpline": "adapters.helpline:HelplineAdapter",
+    "prosecution": "adapters.prosecution:ProsecutionAdapter",
+    "schools": "adapters.schools:SchoolsAdapter",
+    "health": "adapters.health:HealthAdapter",
 }
 
 _REQUIRED = ("slug", "version", "transport", "child_key", "policy", "message_id", "translate")

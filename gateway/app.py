@@ -25,7 +25,16 @@ from gateway.resources import mappings_dir
 from gateway.settings import Settings
 from gateway.store.db import Database
 from gateway.tls import IdentityTable, TlsIdentityMiddleware, client_ssl_context
-from gateway.transports import problem, receipts, rest_json, soap11
+from gateway.transports import (
+    csv_batch,
+    fhir_messaging,
+    ndjson,
+    problem,
+    receipts,
+    rest_json,
+    soap11,
+    soap12,
+)
 from gateway.transports.common import Submitter
 
 RouterFactory = Callable[[Adapter, Submitter], APIRouter]
@@ -33,7 +42,11 @@ RouterFactory = Callable[[Adapter, Submitter], APIRouter]
 #: Which transport serves which kind of adapter.
 TRANSPORTS: dict[str, RouterFactory] = {
     "soap11": soap11.router,
+    "soap12": soap12.router,
     "json": rest_json.router,
+    "csv": csv_batch.router,
+    "ndjson": ndjson.router,
+    "fhir": fhir_messaging.router,
 }
 
 

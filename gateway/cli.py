@@ -170,7 +170,7 @@ def adapter_try(
     name: str,
     file: Path,
     write_expected: Annotated[
-        bool, typer.Option(help="record the result as FILE.expected.json (review it!)")
+        bool, typer.Option(help="record the result under samples/expected/ (review it!)")
     ] = False,
 ) -> None:
     """Translate FILE as institution NAME sends it, locally: print the answer and the canonical

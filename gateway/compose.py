@@ -92,7 +92,7 @@ class Composed:
                     case_key=planned.case_key,
                     event=planned.event,
                     institution=self.slug,
-                    incident_reference=f"{self.slug}:{r.record_key}",
+                    incident_reference=f"{self.slug}:{r.incident_reference or r.record_key}",
                     provenance=self.provenance,
                     warnings=_unique(record_warnings + own),
                     incident_date=r.incident_date,
@@ -106,6 +106,7 @@ class Composed:
                     case_stage=r.case_stage,
                     references=tuple(sorted(r.references.items())),
                     source_codes=r.source_codes,
+                    event_date=r.event_date,
                 )
             )
         # Warnings the adapter raised about children who were not notified still reach the
@@ -129,7 +130,7 @@ class Composed:
             case_key=planned.case_key,
             event="cancel",
             institution=self.slug,
-            incident_reference=f"{self.slug}:{r.record_key}",
+            incident_reference=f"{self.slug}:{r.incident_reference or r.record_key}",
             provenance=self.provenance,
             warnings=_unique(warnings),
         )

@@ -112,6 +112,9 @@ class SourceRecord:
     references: dict[str, str] = field(default_factory=dict)
     source_codes: tuple[SourceCode, ...] = ()
     warnings: list[DataWarning] = field(default_factory=list)
+    # The reference sent to the register, when the record key holds more (schools: the
+    # victim, which stays inside the gateway); None: the record key.
+    incident_reference: str | None = None
     # Monotonic per record where the contract has one (ОЗД version, helpline revision): stale check.
     version: int | None = None
     # Path of the element that says "first" / "later" (for source-event-mismatch).
@@ -154,3 +157,5 @@ class Notification:
     case_stage: str | None = None
     references: tuple[tuple[str, str], ...] = ()
     source_codes: tuple[SourceCode, ...] = ()
+    # When the source's event happened (prosecution `EventDate`); absent on a cancel.
+    event_date: date | None = None

@@ -20,7 +20,7 @@ def test_the_suite_catches_what_it_checks(tmp_path: Path) -> None:
     """A wrong golden file, an unlocated problem and a leaked value are each found."""
     adapter = load_adapters()["ozd"]
     sample = conformance.ADAPTERS_DIR / "ozd" / "samples" / "ozd-signal.json"
-    expected = sample.with_name(sample.name + conformance.EXPECTED)
+    expected = conformance.expected_path(sample)
     original = expected.read_text("utf-8")
     try:
         expected.write_text(original.replace('"physical"', '"sexual"', 1), "utf-8")

@@ -30,6 +30,7 @@ from gateway.facts import (
     SourceCode,
 )
 from gateway.profile import flatten, render, validate
+from gateway.profile.rendering import EXT_SOURCE_EVENT_DATE
 
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 SOFIA = timezone(timedelta(hours=3))
@@ -91,6 +92,7 @@ FULL_FLAT: dict[str, Any] = {
     "relationships": ["parent", "other-relative"],
     "setting": "family",
     "case_stage": "criminal-proceedings",
+    "event_date": None,
     "place_kind": "incident",
     "ekatte": "68134",
     "region": "BG-22",
@@ -211,6 +213,20 @@ CASES: dict[str, tuple[Notification, dict[str, Any]]] = {
             "warnings": [],
             "attempted": True,
             "case_stage": "indicted",
+        },
+    ),
+    "source-event-date": (
+        replace(
+            FULL,
+            institution="prosecution",
+            incident_reference="prosecution:ДП 437/2021 РП-Пловдив",
+            event_date=date(2021, 5, 8),
+        ),
+        {
+            **FULL_FLAT,
+            "institution": "prosecution",
+            "incident_reference": "prosecution:ДП 437/2021 РП-Пловдив",
+            "event_date": "2021-05-08",
         },
     ),
     "cancel": (CANCEL, CANCEL_FLAT),
@@ -651,6 +667,72 @@ def test_cancel_rules(mutate: Mutation, path: str, code: str) -> None:
     bundle = render(CANCEL)
     mutate(bundle)
     assert (path, code) in {(p.path, p.code) for p in validate(bundle)}
+
+
+# -- the source event date (prosecution `EventDate`) -------------------------------------------
+
+EVENT_DATED = replace(FULL, event_date=date(2021, 5, 8))
+
+
+def test_the_source_event_date_is_an_observation_extension_absent_on_a_cancel() -> None:
+    obs = render(EVENT_DATED)["entry"][2]["resource"]
+    assert obs["extension"][-1] == {"url": EXT_SOURCE_EVENT_DATE, "valueDate": "2021-05-08"}
+    cancel = render(replace(EVENT_DATED, event="cancel"))
+    assert "extension" not in cancel["entry"][2]["resource"]
+    assert validate(cancel) == [] and flatten(cancel)["event_date"] is None
+    assert flatten(render(FULL))["event_date"] is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "code"),
+    [
+        (
+            lambda b: _res(b, 2)["extension"][-1].update(valueDate="08.05.2021"),
+            f"{OBS}.extension[3].valueDate",
+            "format",
+        ),
+        (
+            lambda b: _res(b, 2)["extension"][-1].update(valueDate="2021-05-08T10:00:00Z"),
+            f"{OBS}.extension[3].valueDate",
+            "format",
+        ),
+        (
+            lambda b: _res(b, 2)["extension"][-1].pop("valueDate"),
+            f"{OBS}.extension[3].valueDate",
+            "required",
+        ),
+        (
+            lambda b: _res(b, 2)["extension"][-1].update(valueString="2021-05-08"),
+            f"{OBS}.extension[3].valueString",
+            "format",
+        ),
+        (
+            lambda b: _res(b, 2)["extension"].append(dict(_res(b, 2)["extension"][-1])),
+            f"{OBS}.extension",
+            "format",
+        ),
+    ],
+)
+def test_source_event_date_rules(mutate: Mutation, path: str, code: str) -> None:
+    bundle = render(EVENT_DATED)
+    mutate(bundle)
+    assert (path, code) in {(p.path, p.code) for p in validate(bundle)}
+
+
+def test_the_source_event_date_extension_is_published_and_sliced() -> None:
+    sd = _load("StructureDefinition-source-event-date.json")
+    assert sd["url"] == EXT_SOURCE_EVENT_DATE
+    assert sd["context"] == [{"type": "element", "expression": "Observation"}]
+    values = [e for e in sd["differential"]["element"] if e["id"] == "Extension.value[x]"]
+    assert values[0]["type"] == [{"code": "date"}]
+    obs = _load("StructureDefinition-case-notification-observation.json")
+    profiles = [
+        p
+        for e in obs["differential"]["element"]
+        for t in e.get("type", [])
+        for p in t.get("profile", [])
+    ]
+    assert EXT_SOURCE_EVENT_DATE in profiles
 
 
 @pytest.mark.parametrize(

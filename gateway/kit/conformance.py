@@ -1,11 +1,12 @@
 """The conformance suite every adapter passes: golden samples, the profile, located errors,
 privacy, all through the adapter's real transport (run by `make test` and `gateway adapter test`).
 
-An adapter folder carries `samples/<name>` messages, each with `<name>.expected.json`
+An adapter folder carries `samples/<name>` messages, each with `samples/expected/<name>.json`
 (`{"status", "notifications"}`: the HTTP status and the flattened canonical notifications the
 sample gives when sent alone), and `samples/invalid/<name>` messages with
-`<name>.expected.json` (`{"status", "problems": [[path, code], ...]}`). `samples/
-personal-data.txt` lists the personal values in the samples, which must appear nowhere after.
+`samples/invalid/expected/<name>.json` (`{"status", "problems": [[path, code], ...]}`).
+`samples/personal-data.txt` lists the personal values in the samples, which must appear nowhere
+after.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from gateway.resources import mappings_dir
 from gateway.transports.xml import parse_xml
 
 ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "adapters"
-EXPECTED = ".expected.json"
 #: Differs from run to run, so golden files leave it out.
 VOLATILE = ("received_at",)
 
@@ -45,11 +45,11 @@ class Finding:
 
 
 def samples(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.glob("*")
-        if p.is_file() and not p.name.endswith(EXPECTED) and p.name != "personal-data.txt"
-    )
+    return sorted(p for p in folder.glob("*") if p.is_file() and p.name != "personal-data.txt")
+
+
+def expected_path(sample: Path) -> Path:
+    return sample.parent / "expected" / f"{sample.name}.json"
 
 
 def observed(bundles: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ def check_golden(adapter: Adapter, root: Path) -> Iterator[Finding]:
     """Each sample, sent alone, gives its expected answer and canonical notifications, and every
     canonical message validates against the profile and as FHIR R4."""
     for sample in samples(ADAPTERS_DIR / adapter.slug / "samples"):
-        expected_file = sample.with_name(sample.name + EXPECTED)
+        expected_file = expected_path(sample)
         with LocalGateway(adapter.slug, root / sample.name) as gw:
             response = gw.send_file(sample)
             bundles = gw.canonical()
@@ -131,7 +131,7 @@ def check_errors(adapter: Adapter, root: Path) -> Iterator[Finding]:
         for path, code in problems:
             if code not in PROBLEM_CODES or not path:
                 yield Finding("errors", sample.name, f"problem {code!r} at {path!r} not located")
-        expected_file = sample.with_name(sample.name + EXPECTED)
+        expected_file = expected_path(sample)
         if not expected_file.exists():
             yield Finding("errors", sample.name, f"no {expected_file.name}")
         elif json.loads(expected_file.read_text("utf-8")) != got:
@@ -180,7 +180,8 @@ def write_expected(slug: str, sample: Path) -> Path:
             }
         else:
             result = {"status": response.status_code, "notifications": observed(gw.canonical())}
-    out = sample.with_name(sample.name + EXPECTED)
+    out = expected_path(sample)
+    out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", "utf-8")
     return out
 

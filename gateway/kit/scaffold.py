@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.codes import CANONICAL_BASE, code_system
+from gateway.kit.conformance import expected_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _SLUG = re.compile(r"^[a-z][a-z0-9]{1,30}$")
@@ -193,4 +194,4 @@ def _expected(project: Path, slug: str, sample: Path) -> Path:
     )
     if done.returncode != 0:
         raise ScaffoldError(f"the scaffolded sample does not run: {done.stderr[-2000:]}")
-    return sample.with_name(sample.name + ".expected.json")
+    return expected_path(sample)

@@ -17,6 +17,7 @@ from gateway.profile.checker import (
     Checker,
 )
 from gateway.profile.dicts import as_dict, as_list, sub_value
+from gateway.profile.rendering import EXT_SOURCE_EVENT_DATE
 from gateway.profile.urls import (
     CASE_NOTIFICATION_TYPE,
     COMPONENTS,
@@ -119,7 +120,7 @@ def check_observation(
         if alone in codes and len(codes) > 1:
             c.add(f"{path}.component", "conflict", f"{element} {alone!r} must stand alone")
 
-    places = 0
+    places = event_dates = 0
     for i, ext in enumerate(as_list(obs.get("extension"))):
         at, ext = f"{path}.extension[{i}]", as_dict(ext)
         if ext.get("url") == EXT_SOURCE_CODE:
@@ -129,10 +130,16 @@ def check_observation(
         elif ext.get("url") == EXT_PLACE:
             places += 1
             _place(c, at, ext)
+        elif ext.get("url") == EXT_SOURCE_EVENT_DATE:
+            event_dates += 1
+            c.only(at, ext, {"url", "valueDate"})
+            c.text(f"{at}.valueDate", ext.get("valueDate"), DATE)
         else:
             c.add(at, "format", "extension not allowed by the profile")
     if places > 1:
         c.add(f"{path}.extension", "format", "at most one place")
+    if event_dates > 1:
+        c.add(f"{path}.extension", "format", "at most one source event date")
 
 
 def _place(c: Checker, at: str, ext: dict[str, Any]) -> None:

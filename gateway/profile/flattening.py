@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.profile.dicts import as_dict, as_list, sub_value
+from gateway.profile.rendering import EXT_SOURCE_EVENT_DATE
 from gateway.profile.urls import (
     EXT_ADAPTER,
     EXT_CHILD_AGE,
@@ -23,8 +24,8 @@ from gateway.profile.urls import (
 
 _FLAT = """notification_id case_key event institution incident_reference incident_date
     child_pseudonyms birth_date age age_band sex forms outcome attempted relationships setting
-    case_stage place_kind ekatte region references source_codes warnings mapping_version adapter
-    adapter_version raw_sha256 received_at"""
+    case_stage event_date place_kind ekatte region references source_codes warnings
+    mapping_version adapter adapter_version raw_sha256 received_at"""
 #: The keys of `flatten`'s answer, in this order.
 FLAT_KEYS = tuple(_FLAT.split())
 
@@ -64,6 +65,8 @@ def flatten(bundle: dict[str, Any]) -> dict[str, Any]:
             flat["place_kind"] = sub_value(ext, "kind")
             flat["ekatte"] = sub_value(ext, "ekatte")
             flat["region"] = sub_value(ext, "region")
+        elif ext.get("url") == EXT_SOURCE_EVENT_DATE:
+            flat["event_date"] = ext.get("valueDate")
         elif ext.get("url") == EXT_SOURCE_CODE:
             coding = as_dict(ext.get("valueCoding"))
             flat["source_codes"].append(

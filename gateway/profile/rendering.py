@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from gateway.codes import code_system
+from gateway.codes import CANONICAL_BASE, code_system
 from gateway.facts import Notification
 from gateway.methodology import NAMESPACE
 from gateway.profile.urls import (
@@ -40,6 +40,9 @@ from gateway.profile.urls import (
     SID_REFERENCE,
     UCUM,
 )
+
+#: Observation extension: the date of the source's own event (prosecution `EventDate`).
+EXT_SOURCE_EVENT_DATE = f"{CANONICAL_BASE}/StructureDefinition/source-event-date"
 
 
 def render(n: Notification, generated_at: datetime | None = None) -> dict[str, Any]:
@@ -89,6 +92,8 @@ def render(n: Notification, generated_at: datetime | None = None) -> dict[str, A
         for sc in n.source_codes:
             coding = {"system": sc.system, "code": sc.code}
             extensions.append({"url": EXT_SOURCE_CODE, "valueCoding": coding})
+        if n.event_date is not None:
+            extensions.append({"url": EXT_SOURCE_EVENT_DATE, "valueDate": n.event_date.isoformat()})
         if extensions:
             observation["extension"] = extensions
         identifiers += [{"system": SID_REFERENCE + s, "value": v} for s, v in n.references]
