@@ -1,0 +1,45 @@
+"""CPU time and peak memory of processes, and the machine's busy time, read from /proc."""
+
+from __future__ import annotations
+
+import os
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of every thread of `pid` (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3 of stat(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def status_kib(pid: int, key: str) -> int | None:
+    """A `kB` line of /proc/<pid>/status, e.g. `VmHWM` (peak resident set size)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name == key:
+                    return int(value.split()[0])
+    except OSError:
+        return None
+    return None
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of all cores since boot, from the `cpu` line of /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is already inside user)
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / _TICK, total / _TICK
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
