@@ -186,7 +186,12 @@ class Database:
         return conn
 
     def read_sync(self, fn: Callable[[Tx], T]) -> T:
-        return fn(Tx(self._reader(), self.postgres))
+        try:
+            return fn(Tx(self._reader(), self.postgres))
+        except (sqlite3.Error, psycopg.Error) as exc:
+            log.error("store read failed: %s", type(exc).__name__)
+            self._local.conn = None  # a new connection next time (PostgreSQL may be back)
+            raise Unavailable("the store cannot be read now; retry later") from exc
 
     async def read(self, fn: Callable[[Tx], T]) -> T:
         return await asyncio.to_thread(self.read_sync, fn)
