@@ -1,15 +1,18 @@
 """`make demo`: a development PKI, the register and the gateway, and every sample sent to them.
 
-Each institution sends the way its system would: the police with a SOAP client (zeep) built
-from the gateway's published WSDL, the Child Protection Departments with an HTTPS JSON client
-(httpx); both over mutual TLS with their own certificate. Then the demo waits for delivery,
-prints what the register received, and stops both servers.
+Each institution sends the way its system would, over mutual TLS with its own certificate: the
+SOAP institutions (police 1.1, prosecution 1.2) through zeep, built from the WSDL the gateway
+publishes; the REST ones (Child Protection JSON, helpline NDJSON batches, schools CSV files,
+health FHIR messages) with httpx. Then the demo waits until the gateway's queue is empty, prints
+what the register received, and stops both servers.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,83 +20,67 @@ from typing import Any
 import zeep
 from lxml import etree
 
+from adapters.registry import load_adapters
+from gateway.adapter import Adapter
 from gateway.devstack import Stack
+from gateway.kit.conformance import samples
+from gateway.kit.local import request_headers
 
 ROOT = Path(__file__).resolve().parents[1]
-MVR_NS = "urn:bg:mvr:child-incident:v1"
+ORDER = ("mvr", "prosecution", "ozd", "helpline", "schools", "health")
 
 
-def in_story_order(samples: Iterable[Path]) -> list[Path]:
+def in_story_order(found: Iterable[Path]) -> list[Path]:
     """First reports, then updates, then withdrawals, as a record's life goes."""
 
     def stage(path: Path) -> tuple[int, str]:
         name = path.name
-        later = "update" in name or "version-2" in name
-        last = "cancel" in name or "withdrawal" in name
+        later = any(w in name for w in ("update", "version-2", "revision", "later"))
+        last = any(w in name for w in ("cancel", "withdraw", "refuted"))
         return (2 if last else 1 if later else 0, name)
 
-    return sorted(samples, key=stage)
+    return sorted(found, key=stage)
 
 
-def send_mvr(stack: Stack) -> list[tuple[str, str, int]]:
-    """Typed calls where zeep's model can carry the sample; samples it cannot (another element
-    order, unknown elements) go as the institution wrote them, through zeep's own transport and
-    reply processing."""
-    client = stack.soap_client("mvr", "/soap/mvr")
-    element = client.get_element(f"{{{MVR_NS}}}IncidentReport")
+def send_soap(stack: Stack, adapter: Adapter, sample: Path) -> str:
+    """Through zeep's own transport and reply processing, as the institution wrote it."""
+    client = stack.soap_client(adapter.slug, adapter.transport.path)
     binding = client.service._binding
-    operation = binding.get("SubmitIncidentReport")
-    results = []
-    for sample in in_story_order((ROOT / "adapters" / "mvr" / "samples").glob("*.xml")):
-        envelope = etree.parse(str(sample))
-        body = envelope.find(f".//{{{MVR_NS}}}IncidentReport")
-        if body is None:
-            continue
-        try:
-            try:
-                value = element.type.parse_xmlelement(body, client.wsdl.types)
-                answer = client.service.SubmitIncidentReport(**{k: value[k] for k in value})
-            except zeep.exceptions.XMLParseError:
-                reply = client.transport.post_xml(
-                    binding_address(client),
-                    envelope.getroot(),
-                    {
-                        "SOAPAction": f'"{MVR_NS}/SubmitIncidentReport"',
-                        "Content-Type": "text/xml; charset=utf-8",
-                    },
-                )
-                answer = binding.process_reply(client, operation, reply)
-            results.append((f"mvr {sample.name}", answer.Status, answer.NotificationCount))
-        except zeep.exceptions.Fault as fault:
-            results.append((f"mvr {sample.name}", f"fault {fault.message}", 0))
-    return results
+    operation = binding.get(adapter.transport.submit_operation)
+    address = str(client.service._binding_options["address"])
+    envelope = etree.parse(str(sample)).getroot()
+    try:
+        reply = client.transport.post_xml(address, envelope, request_headers(adapter, sample))
+        answer = binding.process_reply(client, operation, reply)
+    except zeep.exceptions.Fault as fault:
+        return f"fault: {fault.message}"
+    return f"{answer.Status}, {answer.NotificationCount} notification(s)"
 
 
-def binding_address(client: zeep.Client) -> str:
-    return str(client.service._binding_options["address"])
-
-
-def send_ozd(stack: Stack) -> list[tuple[str, str, int]]:
-    results = []
-    with stack.client("ozd") as client:
-        for sample in in_story_order((ROOT / "adapters" / "ozd" / "samples").glob("*.json")):
-            response = client.post(
-                "/api/v1/ozd/signals",
-                content=sample.read_bytes(),
-                headers={"content-type": "application/json"},
-            )
-            body = response.json()
-            status = body.get("status") or body.get("title")
-            count = len(body.get("notificationIds") or [])
-            results.append((f"ozd {sample.name}", f"{response.status_code} {status}", count))
-    return results
+def send_rest(stack: Stack, adapter: Adapter, sample: Path) -> str:
+    with stack.client(adapter.slug) as client:
+        response = client.post(
+            adapter.transport.path,
+            content=sample.read_bytes(),
+            headers=request_headers(adapter, sample),
+        )
+    body: Any = response.json()
+    if "results" in body:  # a batch: one result per line or row
+        statuses = [r["status"] for r in body["results"]]
+        summary = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    elif body.get("resourceType") == "Bundle":  # FHIR response message
+        outcome = body["entry"][-1]["resource"]["issue"][0]["details"]["coding"][0]["code"]
+        summary = outcome
+    else:
+        summary = str(body.get("status") or body.get("title"))
+    return f"{response.status_code} {summary}"
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     columns = [
-        ("institution", 5), ("event", 6), ("incident_reference", 30), ("child_pseudonyms", 10),
-        ("birth_date", 10), ("sex", 6), ("forms", 28), ("outcome", 11), ("relationships", 14),
-        ("setting", 12), ("case_stage", 16), ("incident_date", 10), ("ekatte", 5),
+        ("institution", 11), ("event", 6), ("incident_reference", 30), ("child_pseudonyms", 10),
+        ("birth_date", 10), ("age", 3), ("sex", 6), ("forms", 28), ("outcome", 11),
+        ("relationships", 14), ("setting", 12), ("case_stage", 16), ("incident_date", 10),
         ("warnings", 24),
     ]  # fmt: skip
 
@@ -114,21 +101,35 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def wait_until_delivered(stack: Stack, timeout: float = 60) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts: dict[str, int] = json.loads(stack.gateway_cli("queue", "status").stdout)
+        if not counts.get("pending") or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.5)
+
+
 def main() -> int:
     root = ROOT / "var" / "demo"
     shutil.rmtree(root, ignore_errors=True)
+    adapters = load_adapters()
     with Stack.create(root) as stack:
         print(f"development PKI and configuration in {stack.layout.root}")
         stack.start_register()
         print(f"register listening on {stack.register_url} (mutual TLS)")
         stack.start_gateway()
         print(f"gateway listening on {stack.gateway_url} (mutual TLS)\n")
-        sent = send_mvr(stack) + send_ozd(stack)
-        for name, answer, count in sent:
-            print(f"  sent {name:52} -> {answer}, {count} notification(s)")
-        expected = sum(count for _, _, count in sent)
-        received = stack.wait_for_register(expected, timeout=30)
-        print(f"\nthe register received {len(received)} notification(s):\n")
+        for slug in sorted(adapters, key=lambda s: ORDER.index(s) if s in ORDER else 99):
+            adapter = adapters[slug]
+            soap = adapter.transport.kind in ("soap11", "soap12")
+            for sample in in_story_order(samples(ROOT / "adapters" / slug / "samples")):
+                answer = (send_soap if soap else send_rest)(stack, adapter, sample)
+                print(f"  {slug:11} {sample.name:44} -> {answer}")
+        counts = wait_until_delivered(stack)
+        received = stack.register_notifications()
+        print(f"\nthe gateway's queue: {counts}")
+        print(f"the register received {len(received)} notification(s):\n")
         print(table(received))
         print("\nstopping the gateway and the register")
     print("stopped cleanly")
