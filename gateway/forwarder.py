@@ -20,13 +20,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from gateway import audit
 from gateway.audit import Entry
 from gateway.errors import DeliveryError
+from gateway.http1 import Http1Pool, HttpError
 from gateway.store import outbox
 from gateway.store.db import Database, Tx
 
@@ -41,6 +42,7 @@ class Policy:
     max_seconds: float = 300.0
     lease_seconds: float = 60.0
     idle_seconds: float = 1.0
+    workers: int = 2
 
     def backoff(self, attempts: int) -> float:
         """Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^n)], at least
@@ -76,15 +78,9 @@ def interpret(status: int, body: bytes) -> None:
 class Forwarder:
     def __init__(self, db: Database, url: str, ssl_context: ssl.SSLContext, policy: Policy) -> None:
         self.db = db
-        self.url = url.rstrip("/") + "/fhir/$process-message"
+        self.path = urlsplit(url).path.rstrip("/") + "/fhir/$process-message"
         self.policy = policy
-        self._client = httpx.AsyncClient(
-            verify=ssl_context,
-            timeout=httpx.Timeout(30.0, connect=10.0),
-            limits=httpx.Limits(
-                max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
-            ),
-        )
+        self._client = Http1Pool(url, ssl_context, size=policy.concurrency, timeout=30.0)
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -95,6 +91,10 @@ class Forwarder:
         if not self.db.postgres:
             # One node owns a SQLite store: leases of a killed predecessor are void at once.
             await self.db.write(lambda tx: tx.execute("UPDATE outbox SET lease_until = 0"))
+        # Several loops, so that claiming and settling one batch overlaps sending another.
+        await asyncio.gather(*(self._loop() for _ in range(self.policy.workers)))
+
+    async def _loop(self) -> None:
         while not self._stopping:
             try:
                 sent = await self.step()
@@ -109,7 +109,7 @@ class Forwarder:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        await self._client.aclose()
+        await self._client.close()
 
     async def step(self) -> int:
         """Claim one batch, send it, settle it; returns how many rows were sent."""
@@ -136,22 +136,17 @@ class Forwarder:
         rows = await self.db.write(claim)
         if not rows:
             return 0
-        gate = asyncio.Semaphore(p.concurrency)
 
         async def send(row: outbox.Queued) -> DeliveryError | None:
-            async with gate:
-                try:
-                    response = await self._client.post(
-                        self.url,
-                        content=row.body,
-                        headers={"content-type": "application/fhir+json"},
-                    )
-                    interpret(response.status_code, response.content)
-                except DeliveryError as exc:
-                    return exc
-                except httpx.HTTPError as exc:
-                    return DeliveryError(f"transient-error: {type(exc).__name__}", fatal=False)
-                return None
+            # The pool bounds how many are in flight, across the loops.
+            try:
+                status, body = await self._client.post(self.path, row.body, "application/fhir+json")
+                interpret(status, body)
+            except DeliveryError as exc:
+                return exc
+            except HttpError as exc:
+                return DeliveryError(f"transient-error: {exc}", fatal=False)
+            return None
 
         results = await asyncio.gather(*(send(r) for r in rows))
         await self.db.write(lambda tx: self._settle(tx, rows, results))
