@@ -64,19 +64,23 @@ def build(settings: Settings, *, forward: bool = True) -> Gateway:
     mappings = Mappings.load(mappings_dir())
     adapters = load_adapters()
     db = Database(settings.database)
-    forwarder = None if not forward else Forwarder(
-        db,
-        settings.register_url,
-        client_ssl_context(
-            settings.register_ca, settings.register_client_cert, settings.register_client_key
-        ),
-        Policy(
-            batch=settings.forward_batch,
-            concurrency=settings.forward_concurrency,
-            base_seconds=settings.retry_base_seconds,
-            max_seconds=settings.retry_max_seconds,
-            lease_seconds=settings.lease_seconds,
-        ),
+    forwarder = (
+        None
+        if not forward
+        else Forwarder(
+            db,
+            settings.register_url,
+            client_ssl_context(
+                settings.register_ca, settings.register_client_cert, settings.register_client_key
+            ),
+            Policy(
+                batch=settings.forward_batch,
+                concurrency=settings.forward_concurrency,
+                base_seconds=settings.retry_base_seconds,
+                max_seconds=settings.retry_max_seconds,
+                lease_seconds=settings.lease_seconds,
+            ),
+        )
     )
     wake = forwarder.wake if forwarder else lambda: None
     pipeline = Pipeline(db, mappings, settings.keyring(), settings.sealer(), wake)
