@@ -125,6 +125,9 @@ def create_app(
                 f"adapter {adapter.slug}: no transport serves kind {adapter.transport.kind!r}"
             )
         app.include_router(factory(adapter, gw.pipeline))
+    fhir_paths = [a.transport.path for a in gw.adapters.values() if a.transport.kind == "fhir"]
+    if fhir_paths:
+        app.include_router(fhir_messaging.refusals_router(fhir_paths))
     app.include_router(receipts.router(gw.pipeline))
 
     @app.get("/healthz", include_in_schema=False)

@@ -148,7 +148,7 @@ def queue_status(config: ConfigOpt) -> None:
 @adapter_app.command("new")
 def adapter_new(
     name: str,
-    transport: Annotated[str, typer.Option(help="soap11, soap12, json, ndjson or csv")],
+    transport: Annotated[str, typer.Option(help="soap11, soap12, json, ndjson, csv or fhir")],
     title: Annotated[str | None, typer.Option(help="the institution's name")] = None,
     project: Annotated[Path, typer.Option(help="the project's folder")] = Path("."),
 ) -> None:

@@ -73,6 +73,7 @@ def call(
     app = FastAPI()
     install_handlers(app)  # as in the gateway: /fhir must not answer problem+json anyway
     app.include_router(fhir_messaging.router(HealthAdapter(), pipeline))
+    app.include_router(fhir_messaging.refusals_router([PATH]))
     app.include_router(receipts.router(pipeline))
     app.add_middleware(CallerFromHeader)
 

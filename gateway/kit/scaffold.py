@@ -28,21 +28,27 @@ SOAP12 = ("http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org
 @dataclass(frozen=True, slots=True)
 class Kind:
     fields: str
-    sample: str
+    template: str  # sample.<template>.tmpl and invalid.<template>.tmpl
+    ext: str  # the sample files' extension
     media: str
     path: str
     soap: tuple[str, str] | None = None
 
 
 KINDS: dict[str, Kind] = {
-    "json": Kind("fields_json", "json", '"application/json"', "/api/v1/{slug}/reports"),
+    "json": Kind("fields_json", "json", "json", '"application/json"', "/api/v1/{slug}/reports"),
     "ndjson": Kind(
-        "fields_json", "ndjson", '"application/x-ndjson", "application/ndjson"',
+        "fields_json", "json", "ndjson", '"application/x-ndjson", "application/ndjson"',
         "/api/v1/{slug}/batches",
     ),
-    "csv": Kind("fields_csv", "csv", '"text/csv"', "/api/v1/{slug}/rows"),
-    "soap11": Kind("fields_soap", "xml", '"text/xml"', "/soap/{slug}", SOAP11),
-    "soap12": Kind("fields_soap", "xml", '"application/soap+xml"', "/soap/{slug}", SOAP12),
+    "csv": Kind("fields_csv", "csv", "csv", '"text/csv"', "/api/v1/{slug}/rows"),
+    "soap11": Kind("fields_soap", "xml", "xml", '"text/xml"', "/soap/{slug}", SOAP11),
+    "soap12": Kind("fields_soap", "xml", "xml", '"application/soap+xml"', "/soap/{slug}", SOAP12),
+    # The contract's own FHIR institution owns /fhir/$process-message; others get their own.
+    "fhir": Kind(
+        "fields_fhir", "fhir", "json", '"application/fhir+json", "application/json"',
+        "/fhir/{slug}/$process-message",
+    ),
 }  # fmt: skip
 
 
@@ -138,14 +144,13 @@ def new_adapter(project: Path, slug: str, kind: str, title: str | None = None) -
         folder / "README.md": _render("README.md.tmpl", values),
         folder / "samples" / "personal-data.txt": "0443056096\n0443056097\n",
     }
-    sample_ext = "json" if spec.sample == "ndjson" else spec.sample
-    sample = _render(f"sample.{sample_ext}.tmpl", values)
-    invalid = _render(f"invalid.{sample_ext}.tmpl", values)
-    if spec.sample == "ndjson":
+    sample = _render(f"sample.{spec.template}.tmpl", values)
+    invalid = _render(f"invalid.{spec.template}.tmpl", values)
+    if spec.ext == "ndjson":
         sample = json.dumps(json.loads(sample), ensure_ascii=False) + "\n"
         invalid = json.dumps(json.loads(invalid), ensure_ascii=False) + "\n"
-    files[folder / "samples" / f"example.{spec.sample}"] = sample
-    files[folder / "samples" / "invalid" / f"example.{spec.sample}"] = invalid
+    files[folder / "samples" / f"example.{spec.ext}"] = sample
+    files[folder / "samples" / "invalid" / f"example.{spec.ext}"] = invalid
     if spec.soap:
         files[folder / f"{slug}.wsdl"] = _render("service.wsdl.tmpl", values)
         files[folder / f"{slug}.xsd"] = _render("schema.xsd.tmpl", values)
@@ -157,8 +162,8 @@ def new_adapter(project: Path, slug: str, kind: str, title: str | None = None) -
     _register(project, slug, cls)
     _publish_institution(project, slug, values["title"])
     written = list(files)
-    for example in (folder / "samples" / f"example.{spec.sample}",
-                    folder / "samples" / "invalid" / f"example.{spec.sample}"):  # fmt: skip
+    for example in (folder / "samples" / f"example.{spec.ext}",
+                    folder / "samples" / "invalid" / f"example.{spec.ext}"):  # fmt: skip
         written.append(_expected(project, slug, example))
     return written
 

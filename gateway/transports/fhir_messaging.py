@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import logging
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -149,13 +150,23 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
             )
             return operation_outcome(Unavailable("the gateway cannot take the message now"))
 
+    return api
+
+
+def refusals_router(paths: Sequence[str]) -> APIRouter:
+    """Everything else under `/fhir` answers an OperationOutcome (404, or 405 on a messaging
+    path). Included once, after every FHIR institution's router, so that no institution's
+    catch-all hides another's endpoint."""
+    api = APIRouter()
+    where = " or ".join(f"POST {p}" for p in paths)
+
     @api.api_route("/fhir", methods=_METHODS, include_in_schema=False)
     @api.api_route("/fhir/{rest:path}", methods=_METHODS, include_in_schema=False)
     async def elsewhere(request: Request) -> Response:
-        if request.url.path == spec.path:
+        if request.url.path in paths:
             return operation_outcome(
-                MethodNotAllowed(f"{spec.path} answers POST only"), {"Allow": "POST"}
+                MethodNotAllowed(f"{request.url.path} answers POST only"), {"Allow": "POST"}
             )
-        return operation_outcome(NoSuchEndpoint(f"messages go to POST {spec.path}"))
+        return operation_outcome(NoSuchEndpoint(f"messages go to {where}"))
 
     return api
