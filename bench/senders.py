@@ -1,12 +1,12 @@
 """The load generator: one process runs N concurrent police senders over mutual TLS, keep-alive.
 
 Each sender holds one connection for the whole run and sends one message at a time (closed
-loop), or paces itself to a share of `--rate` (open loop). Two clients: `raw`, a minimal
-HTTP/1.1 client on asyncio streams (≈ 0.2 ms of CPU a request here, TLS and message building
-included, so that the load generator takes little of the two cores it shares with the servers),
-and `httpx` (`AsyncClient`, what an institution would more likely use; ≈ 1.6 ms). Every request
-is recorded as (start, latency, kind, notifications); the results go back to the parent process
-through a pipe when the run ends.
+loop), or paces itself to a share of `--rate` (open loop). Two clients: `raw`, the forwarder's
+minimal HTTP/1.1 client on asyncio streams, `gateway.http1` (≈ 0.2 ms of CPU a request here, TLS
+and message building included, so that the load generator takes little of the two cores it
+shares with the servers), and `httpx` (`AsyncClient`, what an institution would more likely use;
+≈ 1.6 ms). Every request is recorded as (start, latency, kind, notifications); the results go
+back to the parent process through a pipe when the run ends.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Protocol
 
 import httpx
 from envelopes import CONTENT_TYPE, PATH, SOAP_ACTION, Envelopes
+
+from gateway import http1
 
 #: (monotonic start, latency in seconds, kind, notifications accepted)
 Sample = tuple[float, float, str, int]
@@ -76,66 +78,36 @@ class Client(Protocol):
 
 
 class RawClient:
-    """One keep-alive HTTP/1.1 connection; enough of the protocol for uvicorn's answers."""
+    """One keep-alive HTTP/1.1 connection of the forwarder's own client (`gateway.http1`).
+
+    Unlike the forwarder's pool it neither retries nor wraps errors: the run counts each one."""
 
     def __init__(self, spec: WorkerSpec, context: ssl.SSLContext) -> None:
         self.spec = spec
         self.context = context
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._head = (
-            f"POST {PATH} HTTP/1.1\r\nHost: {spec.host}:{spec.port}\r\n"
-            f"Content-Type: {CONTENT_TYPE}\r\nSOAPAction: {SOAP_ACTION}\r\n"
-            "Content-Length: "
-        ).encode()
+        self._connection: http1.Connection | None = None
+        self._headers = {"SOAPAction": SOAP_ACTION}
         self.connects = 0
 
     async def connect(self) -> None:
-        self._reader, self._writer = await asyncio.open_connection(
-            self.spec.host, self.spec.port, ssl=self.context, server_hostname=self.spec.host
-        )
+        self._connection = await http1.Connection.open(self.spec.host, self.spec.port, self.context)
         self.connects += 1
 
     async def post(self, body: bytes) -> tuple[int, bytes]:
-        if self._writer is None:
+        if self._connection is None:
             await self.connect()
-        reader, writer = self._reader, self._writer
-        assert reader is not None and writer is not None
-        writer.write(b"%s%d\r\n\r\n%s" % (self._head, len(body), body))
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length, chunked, close = 0, False, False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-            elif name == b"connection":
-                close = b"close" in value.lower()
-        if chunked:
-            parts = []
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                chunk = await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-                parts.append(chunk[:-2])
-            answer = b"".join(parts)
-        else:
-            answer = await reader.readexactly(length)
+        assert self._connection is not None
+        spec = self.spec
+        request = http1.post_request(spec.host, spec.port, PATH, body, CONTENT_TYPE, self._headers)
+        status, answer, close = await self._connection.exchange(request)
         if close:
             await self.close()
         return status, answer
 
     async def close(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError, asyncio.TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), 1)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
 
 class HttpxClient:

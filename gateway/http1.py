@@ -1,4 +1,5 @@
-"""A lean keep-alive HTTP/1.1 client over TLS, for the forwarder's one kind of request.
+"""A lean keep-alive HTTP/1.1 client over TLS, for the forwarder's (and the bench's) one kind of
+request.
 
 httpx cost about 1 ms of CPU per delivered message here (connection-pool bookkeeping, anyio,
 logging), 40 % of the gateway's time under load (bench/README.md). The forwarder only ever POSTs
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 
@@ -17,10 +19,35 @@ class HttpError(Exception):
     """The exchange failed before a whole answer was read (connection, TLS, timeout)."""
 
 
-class _Connection:
+def post_request(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """A whole `POST` request; `headers` are any beyond Host, Content-Type and Content-Length."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+class Connection:
+    """One keep-alive connection: a request out, a status, a body and whether the server closes."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+
+    @classmethod
+    async def open(cls, host: str, port: int, context: ssl.SSLContext) -> Connection:
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=context, server_hostname=host
+        )
+        return cls(reader, writer)
 
     async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
         self.writer.write(request)
@@ -62,14 +89,11 @@ class Http1Pool:
         self.port = parts.port or 443
         self.context = context
         self.timeout = timeout
-        self._idle: list[_Connection] = []
+        self._idle: list[Connection] = []
         self._slots = asyncio.Semaphore(size)
 
     async def post(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
+        request = post_request(self.host, self.port, path, body, content_type)
         async with self._slots:
             # A kept connection may have been closed by the server meanwhile: one more try on a
             # new one (safe: the register is idempotent by MessageHeader.id).
@@ -93,17 +117,13 @@ class Http1Pool:
                 return status, answer
         raise HttpError("unreachable")
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> Connection:
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
-                    self.host, self.port, ssl=self.context, server_hostname=self.host
-                ),
-                self.timeout,
+            return await asyncio.wait_for(
+                Connection.open(self.host, self.port, self.context), self.timeout
             )
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             raise HttpError(type(exc).__name__) from exc
-        return _Connection(reader, writer)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

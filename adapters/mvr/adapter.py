@@ -8,21 +8,21 @@ Names are never read; personal numbers go straight to `gateway.identity.resolve_
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from lxml import etree
-
+from adapters.criminal_code import Classification, read_qualification
+from adapters.xml_fields import Dialect, Fields
 from gateway.adapter import RecordPolicy, TranslateContext, TransportSpec
 from gateway.codes import SEXES, source_system
 from gateway.errors import ContractViolation, Problem
 from gateway.facts import Child, DataWarning, Place, Sex, SourceCode, SourceEvent, SourceRecord
 from gateway.identity import Located, resolve_child
-from gateway.mappings import Mappings, normalise
+from gateway.mappings import normalise
 
 NAMESPACE = "urn:bg:mvr:child-incident:v1"
+DIALECT = Dialect(NAMESPACE, "m", "МВР")
 ROOT = "/m:IncidentReport"
 GENDER = "http://hl7.org/fhir/administrative-gender"
 _HERE = Path(__file__).resolve().parent
@@ -31,14 +31,10 @@ _HERE = Path(__file__).resolve().parent
 _SOURCE_EVENTS: dict[str, SourceEvent] = {"NEW": "first", "UPDATE": "later", "CANCEL": "withdraw"}
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?$")
 _TIME = re.compile(
     r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _EKATTE = re.compile(r"^[0-9]{5}$")
-_ARTICLE = re.compile(r"^[0-9]{1,3}[а-я]?$")
-_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _MAX_REGISTRATION = 40
 
 
@@ -46,89 +42,6 @@ def report_id(text: str | None) -> str | None:
     """The ReportId in canonical (lower-case) form, or None when it is not a UUID."""
     value = normalise(text or "")
     return value.lower() if _UUID.match(value) else None
-
-
-def article(text: str) -> str:
-    """criminal-code.md: trimmed, lower-cased, the Latin look-alike `a` read as the Cyrillic `а`."""
-    return normalise(text).lower().replace("a", "а")
-
-
-class _Reader:
-    """One element's children by local name, each with its path; problems pile up in one list."""
-
-    def __init__(
-        self, element: etree._Element, path: str, problems: list[Problem], mappings: Mappings
-    ) -> None:
-        self.element = element
-        self.path = path
-        self.problems = problems
-        self.mappings = mappings
-
-    def each(self, name: str) -> list[_Reader]:
-        """A repeatable child: 1-based positions in the paths (README §9)."""
-        found = self.element.findall(f"{{{NAMESPACE}}}{name}")
-        return [
-            _Reader(el, f"{self.path}/m:{name}[{i}]", self.problems, self.mappings)
-            for i, el in enumerate(found, 1)
-        ]
-
-    def text(self, name: str, *, required: bool) -> Located | None:
-        """The trimmed, NFC text of a child that occurs at most once; empty counts as absent."""
-        path = f"{self.path}/m:{name}"
-        found = self.element.findall(f"{{{NAMESPACE}}}{name}")
-        value = normalise(found[0].text or "") if found else ""
-        if len(found) > 1:
-            self.problem(path, "format", f"{name} occurs more than once")
-        elif found and len(found[0]):
-            self.problem(path, "format", f"{name} must be text, not elements")
-        elif value:
-            return Located(value, path)
-        elif required:
-            self.problem(path, "required", f"{name} is required")
-        return None
-
-    def matching(self, value: Located | None, pattern: re.Pattern[str], rule: str) -> str | None:
-        if value is not None and not pattern.match(value.value):
-            self.problem(value.path, "format", rule)
-            return None
-        return value.value if value else None
-
-    def xs_date(self, value: Located | None, field: str) -> date | None:
-        """xs:date; a timezone, when given, does not move the calendar date."""
-        match = _DATE.match(value.value) if value else None
-        if value is None:
-            return None
-        if match is None:
-            self.problem(value.path, "format", f"{field} must be an xs:date (YYYY-MM-DD)")
-            return None
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            self.problem(value.path, "date", f"{field} is not a calendar date")
-            return None
-
-    def boolean(self, value: Located | None, field: str) -> bool | None:
-        if value is not None and value.value not in _BOOLEANS:
-            self.problem(value.path, "format", f"{field} must be true, false, 1 or 0")
-            return None
-        return _BOOLEANS[value.value] if value else None
-
-    def code(self, value: Located | None, map_id: str, target: str, field: str) -> str | None:
-        """A closed-list value translated through its ConceptMap (the first target, None when
-        the code yields nothing in `target`); a code the map does not know is a problem."""
-        if value is None:
-            return None
-        found = self.mappings.translate(map_id, value.value, target)
-        if found is None:
-            allowed = ", ".join(sorted(self.mappings.codes(map_id)))
-            self.problem(
-                value.path, "closed-list", f"{field} is not in the МВР {field} list ({allowed})"
-            )
-            return None
-        return found[0] if found else None
-
-    def problem(self, path: str, code: str, message: str) -> None:
-        self.problems.append(Problem(path, code, message))
 
 
 class _SourceCodes:
@@ -145,15 +58,6 @@ class _SourceCodes:
         code = SourceCode(source_system(self.slug, field), text or "")
         if text and code not in self.codes:
             self.codes.append(code)
-
-
-@dataclass(frozen=True, slots=True)
-class _Qualification:
-    article: str
-    in_table: bool
-    attempt: bool
-    forms: tuple[str, ...]
-    outcomes: tuple[str, ...]
 
 
 class MvrAdapter:
@@ -183,7 +87,7 @@ class MvrAdapter:
         if document.tag != f"{{{NAMESPACE}}}IncidentReport":
             raise ContractViolation([Problem(ROOT, "required", "the body must be IncidentReport")])
         problems: list[Problem] = []
-        r = _Reader(document, ROOT, problems, ctx.mappings)
+        r = Fields(document, ROOT, problems, ctx.mappings, DIALECT)
         codes = _SourceCodes(self.slug)
 
         ident = r.text("ReportId", required=True)
@@ -209,7 +113,7 @@ class MvrAdapter:
         setting = r.code(setting_text, "mvr-setting-code", "setting", "SettingCode")
         codes.add("SettingCode", setting_text)
 
-        qualifications = [self._qualification(o) for o in r.each("Offence")]
+        qualifications = [read_qualification(o) for o in r.each("Offence")]
         if not qualifications:
             r.problem(f"{ROOT}/m:Offence[1]", "required", "an Offence is required")
         for q in qualifications:
@@ -229,7 +133,7 @@ class MvrAdapter:
         if problems:
             raise ContractViolation(problems)
         assert message_id and registration and report_type and incident and setting_text
-        in_table = [q for q in qualifications if q.in_table]
+        classification = Classification.of(qualifications)
         return SourceRecord(
             message_id=message_id,
             record_key=registration.value,
@@ -237,10 +141,10 @@ class MvrAdapter:
             source_event_path=report_type.path,
             incident_date=incident,
             children=children,
-            in_scope=bool(in_table),
-            forms=frozenset(f for q in in_table for f in q.forms),
-            attempted=bool(in_table) and all(q.attempt for q in in_table),
-            implied_outcomes=frozenset(o for q in in_table for o in q.outcomes),
+            in_scope=classification.in_scope,
+            forms=classification.forms,
+            attempted=classification.attempted,
+            implied_outcomes=classification.outcomes,
             explicit_setting=setting,
             setting_path=setting_text.path,
             relationships=relationships,
@@ -251,7 +155,7 @@ class MvrAdapter:
             warnings=warnings,
         )
 
-    def _perpetrators(self, r: _Reader, codes: _SourceCodes) -> frozenset[str]:
+    def _perpetrators(self, r: Fields, codes: _SourceCodes) -> frozenset[str]:
         """Not tied to a victim: every child of the record gets them all (none: `unknown`)."""
         found: set[str] = set()
         for perpetrator in r.each("Perpetrator"):
@@ -265,32 +169,8 @@ class MvrAdapter:
             codes.add("Minor", None if minor is None else str(minor).lower())
         return frozenset(found)
 
-    def _qualification(self, offence: _Reader) -> _Qualification:
-        raw = offence.text("Article", required=True)
-        written = article(raw.value) if raw else ""
-        if raw and not _ARTICLE.match(written):
-            offence.problem(raw.path, "format", "Article must be a number with an optional letter")
-            written = ""
-        offence.matching(
-            offence.text("Paragraph", required=False), _INTEGER, "Paragraph must be an integer"
-        )
-        attempt = offence.boolean(offence.text("Attempt", required=False), "Attempt") or False
-        mappings = offence.mappings
-        if not written or not mappings.knows("criminal-code", written):
-            # An open classification: kept as a source code, no form, no outcome.
-            return _Qualification(written, False, attempt, (), ())
-        # The table implies an outcome only for a completed qualification (`dependsOn` attempt).
-        context = {"attempt": "true" if attempt else "false"}
-        return _Qualification(
-            written,
-            True,
-            attempt,
-            tuple(mappings.translate("criminal-code", written, "violence-form") or ()),
-            tuple(mappings.translate("criminal-code", written, "outcome", context) or ()),
-        )
-
     def _victim(
-        self, victim: _Reader, index: int, incident: date | None, ctx: TranslateContext
+        self, victim: Fields, index: int, incident: date | None, ctx: TranslateContext
     ) -> tuple[Child, list[DataWarning]]:
         egn = victim.text("Egn", required=False)
         lnch = victim.text("Lnch", required=False)

@@ -9,13 +9,14 @@ and looks codes up; the victims and their outcome are `victims`' concern.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from adapters.prosecution.reading import NAMESPACE, PREFIX, ROOT, Reader
+from adapters.criminal_code import Classification, read_qualification
+from adapters.prosecution.reading import DIALECT, NAMESPACE, PREFIX, ROOT
 from adapters.prosecution.victims import implied_outcomes, read_victim
+from adapters.xml_fields import Fields
 from gateway.adapter import RecordPolicy, TranslateContext, TransportSpec
 from gateway.codes import source_system
 from gateway.errors import ContractViolation, Problem
@@ -26,37 +27,19 @@ from gateway.mappings import normalise
 SLUG = "prosecution"
 EVENT_MAP = "prosecution-event"
 RELATION_MAP = "prosecution-accused-relation"
-ARTICLE_MAP = "criminal-code"
 _HERE = Path(__file__).resolve().parent
 
 # README §5: what the proceeding's event says about the record, once per message.
 _SOURCE_EVENTS: dict[str, SourceEvent] = {"ОБРАЗУВАНО": "first", "ОТМЕНЕНО": "withdraw"}
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _EKATTE = re.compile(r"^[0-9]{5}$")
-_ARTICLE = re.compile(r"^[0-9]{1,3}[а-я]?$")
 
 
 def notification_id(text: str | None) -> str | None:
     """The NotificationId in canonical (lower-case) form, or None when it is not a UUID."""
     value = normalise(text or "")
     return value.lower() if _UUID.match(value) else None
-
-
-def article(text: str) -> str:
-    """criminal-code.md: trimmed, lower-cased, the Latin look-alike `a` read as the Cyrillic `а`."""
-    return normalise(text).lower().replace("a", "а")
-
-
-@dataclass(frozen=True, slots=True)
-class _Qualification:
-    path: str
-    article: str
-    in_table: bool
-    attempt: bool
-    forms: tuple[str, ...]
-    outcomes: tuple[str, ...]
 
 
 class _SourceCodes:
@@ -104,7 +87,7 @@ class ProsecutionAdapter:
                 [Problem(ROOT, "required", "the body must be ProceedingNotification")]
             )
         problems: list[Problem] = []
-        r = Reader(document, ROOT, problems, ctx.mappings)
+        r = Fields(document, ROOT, problems, ctx.mappings, DIALECT)
         codes = _SourceCodes()
 
         ident = r.text("NotificationId", required=True)
@@ -125,7 +108,7 @@ class ProsecutionAdapter:
         ekatte = r.matching(r.text("Ekatte", required=False), _EKATTE, "Ekatte must be 5 digits")
         police_ref = r.text("PoliceRef", required=False)
 
-        qualifications = [_qualification(q) for q in r.each("Qualification")]
+        qualifications = [read_qualification(q) for q in r.each("Qualification")]
         if not qualifications:
             path = f"{ROOT}/{PREFIX}:Qualification[1]"
             r.problem(path, "required", "a Qualification is required")
@@ -140,12 +123,11 @@ class ProsecutionAdapter:
         if problems:
             raise ContractViolation(problems)
         assert message_id and proceeding and event and event_text and event_date and offence
-        in_table = [q for q in qualifications if q.in_table]
-        completed = [o for q in in_table for o in q.outcomes]
-        outcomes, conflict = implied_outcomes(completed, victims)
+        classification = Classification.of(qualifications)
+        outcomes, conflict = implied_outcomes(classification.outcomes, victims)
         warnings = [w for v in victims for w in v.warnings]
         if conflict:
-            homicide = next(q for q in in_table if "fatal" in q.outcomes)
+            homicide = next(q for q in classification.in_table if "fatal" in q.outcomes)
             warnings.append(DataWarning("outcome-conflict", f"{homicide.path}/{PREFIX}:Article"))
         return SourceRecord(
             message_id=message_id,
@@ -154,9 +136,9 @@ class ProsecutionAdapter:
             source_event_path=event.path,
             incident_date=offence,
             children=[v.child for v in victims],
-            in_scope=bool(in_table),
-            forms=frozenset(f for q in in_table for f in q.forms),
-            attempted=bool(in_table) and all(q.attempt for q in in_table),
+            in_scope=classification.in_scope,
+            forms=classification.forms,
+            attempted=classification.attempted,
             implied_outcomes=outcomes,
             relationships=relationships,
             case_stage=stage,
@@ -169,7 +151,7 @@ class ProsecutionAdapter:
         )
 
 
-def _relationships(r: Reader, codes: _SourceCodes) -> frozenset[str]:
+def _relationships(r: Fields, codes: _SourceCodes) -> frozenset[str]:
     """Not tied to a victim: every child of the record gets them all (none: `unknown`)."""
     found: set[str] = set()
     for accused in r.each("AccusedRelation"):
@@ -180,27 +162,3 @@ def _relationships(r: Reader, codes: _SourceCodes) -> frozenset[str]:
         if relationship:
             found.add(relationship)
     return frozenset(found)
-
-
-def _qualification(q: Reader) -> _Qualification:
-    raw = q.text("Article", required=True)
-    written = article(raw.value) if raw else ""
-    if raw and not _ARTICLE.match(written):
-        q.problem(raw.path, "format", "Article must be a number with an optional letter")
-        written = ""
-    q.matching(q.text("Paragraph", required=False), _INTEGER, "Paragraph must be an integer")
-    attempt = q.boolean(q.text("Attempt", required=False), "Attempt") or False
-    mappings = q.mappings
-    if not written or not mappings.knows(ARTICLE_MAP, written):
-        # An open classification: kept as a source code, no form, no outcome.
-        return _Qualification(q.path, written, False, attempt, (), ())
-    # The table implies an outcome only for a completed qualification (`dependsOn` attempt).
-    context = {"attempt": "true" if attempt else "false"}
-    return _Qualification(
-        q.path,
-        written,
-        True,
-        attempt,
-        tuple(mappings.translate(ARTICLE_MAP, written, "violence-form") or ()),
-        tuple(mappings.translate(ARTICLE_MAP, written, "outcome", context) or ()),
-    )

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
-from adapters.prosecution.reading import PREFIX, Reader
+from adapters.prosecution.reading import PREFIX
+from adapters.xml_fields import Fields
 from gateway.adapter import TranslateContext
 from gateway.codes import SEXES
 from gateway.facts import Child, DataWarning, Sex
@@ -32,7 +33,7 @@ class Victim:
 
 
 def read_victim(
-    victim: Reader, index: int, offence_date: date | None, ctx: TranslateContext
+    victim: Fields, index: int, offence_date: date | None, ctx: TranslateContext
 ) -> Victim:
     number = victim.text("PersonalNumber", required=False)
     holder = victim.one("PersonalNumber") if number else None

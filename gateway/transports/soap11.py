@@ -14,29 +14,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from lxml import etree
 
-from gateway.adapter import Adapter, TransportSpec
-from gateway.errors import (
-    ClientError,
-    Forbidden,
-    GatewayError,
-    NotParseable,
-    TooLarge,
-    Unauthenticated,
-    Unavailable,
-    UnsupportedMediaType,
-)
-from gateway.receipts import Receipt
+from gateway.adapter import Adapter
+from gateway.errors import ClientError, Forbidden, GatewayError, Unauthenticated
 from gateway.transports import soap_shared as shared
-from gateway.transports.common import Intake, Submitter
-from gateway.transports.problem import render_problem
-from gateway.transports.xml import parse_xml
+from gateway.transports.common import Submitter
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CONTENT_TYPE = "text/xml; charset=utf-8"
-RECEIPT_OPERATION = shared.RECEIPT_OPERATION
 #: The prefix of the contract namespace in answers and in problem paths (README §9).
 PREFIX = "m"
-DEFAULT_RETRY = Unavailable.retry_after_seconds
 
 
 class VersionMismatch(ClientError):
@@ -59,75 +45,19 @@ def fault(error: GatewayError, namespace: str) -> Response:
     etree.SubElement(node, "faultcode").text = f"soap:{kind}"
     etree.SubElement(node, "faultstring").text = error.message
     shared.add_problems(etree.SubElement(node, "detail"), namespace, error)
-    headers = {"Retry-After": str(getattr(error, "retry_after_seconds", DEFAULT_RETRY))}
     # A certificate refusal keeps its HTTP status (README §1: 403 with a fault body).
     status = error.status if isinstance(error, Forbidden | Unauthenticated) else 500
-    return _xml(envelope, status, headers if error.retryable else None)
+    return shared.fault_response(envelope, CONTENT_TYPE, status, error)
 
 
-def submit_answer(receipt: Receipt, namespace: str, operation: str) -> Response:
-    envelope, body = _envelope(namespace)
-    shared.add_submit_answer(body, namespace, operation, receipt)
-    return _xml(envelope)
-
-
-def receipt_answer(receipt: Receipt, namespace: str) -> Response:
-    envelope, body = _envelope(namespace)
-    shared.add_receipt_answer(body, namespace, receipt)
-    return _xml(envelope)
-
-
-def read_envelope(raw: bytes, spec: TransportSpec, soap_action: str | None) -> etree._Element:
-    """The body element of a SOAP 1.1 envelope whose SOAPAction, if any, names its operation."""
-    root = parse_xml(raw)
-    if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != SOAP_ENV:
-        raise VersionMismatch("the gateway speaks SOAP 1.1 here; the envelope is another version")
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise NotParseable("the body is not a SOAP envelope", code="format")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    parts = [] if body is None else list(body)
-    if len(parts) != 1:
-        raise NotParseable("the SOAP Body must hold exactly one element", code="format")
-    operation = shared.operation_of(parts[0], spec)
-    action = (soap_action or "").strip().strip('"').strip()
-    shared.check_action(action, spec, operation, "SOAPAction")
-    return parts[0]
-
-
-def receipt_id(body: etree._Element, namespace: str) -> str:
-    return shared.receipt_id(body, namespace, PREFIX)
+def soap_action(request: Request) -> str:
+    """The SOAPAction header, unquoted; "" when absent."""
+    return (request.headers.get("soapaction") or "").strip().strip('"').strip()
 
 
 def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
     """`GET path?wsdl` (and `?xsd`), and `POST path` for the adapter's operations."""
-    spec = adapter.transport
-    if spec.kind != "soap11" or spec.wsdl is None:
-        raise ValueError(f"{adapter.slug}: the SOAP 1.1 transport needs kind soap11 and a WSDL")
-    api = APIRouter()
-    shared.add_description(api, adapter, CONTENT_TYPE)
-
-    @api.post(spec.path, name=f"{adapter.slug}-soap", include_in_schema=False)
-    async def call(request: Request) -> Response:
-        intake = Intake(adapter, pipeline)
-        try:
-            # `application/soap+xml` is SOAP 1.2: a 415 like any other type (mvr.md).
-            caller, raw = await intake.read(request)
-            async with intake.reporting_refusals():
-                body = read_envelope(raw, spec, request.headers.get("soapaction"))
-                wanted = receipt_id(body, spec.namespace) if shared.is_receipt(body, spec) else None
-        except (UnsupportedMediaType, TooLarge) as error:
-            return render_problem(error, request.url.path)
-        except GatewayError as error:
-            return fault(error, spec.namespace)
-        try:
-            if wanted is not None:
-                return receipt_answer(await pipeline.receipt(caller, wanted), spec.namespace)
-            receipt = await pipeline.submit(adapter, raw, caller, body)
-        except GatewayError as error:
-            return fault(error, spec.namespace)
-        return submit_answer(receipt, spec.namespace, spec.submit_operation)
-
-    return api
+    return shared.router(adapter, pipeline, VERSION)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -138,9 +68,15 @@ def _envelope(namespace: str) -> tuple[etree._Element, etree._Element]:
     return envelope, etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
 
 
-def _xml(
-    root: etree._Element, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        shared.serialise(root), status_code=status, headers=headers, media_type=CONTENT_TYPE
-    )
+VERSION = shared.Version(
+    name="1.1",
+    kind="soap11",
+    envelope_ns=SOAP_ENV,
+    content_type=CONTENT_TYPE,
+    prefix=PREFIX,
+    mismatch=VersionMismatch,
+    action_path="SOAPAction",
+    action=soap_action,
+    envelope=_envelope,
+    fault=fault,
+)

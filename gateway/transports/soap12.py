@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from lxml import etree
 
-from gateway.adapter import Adapter, TransportSpec
+from gateway.adapter import Adapter
 from gateway.errors import (
     ClientError,
     ContractViolation,
@@ -22,23 +22,16 @@ from gateway.errors import (
     GatewayError,
     NotParseable,
     ReceiptNotFound,
-    TooLarge,
     Unauthenticated,
-    Unavailable,
-    UnsupportedMediaType,
 )
-from gateway.receipts import Receipt
 from gateway.transports import soap_shared as shared
-from gateway.transports.common import Intake, Submitter, media_type
-from gateway.transports.problem import render_problem
-from gateway.transports.xml import parse_xml
+from gateway.transports.common import Submitter, media_type
 
 SOAP_ENV = "http://www.w3.org/2003/05/soap-envelope"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 #: The prefix of the contract namespace in answers and in problem paths (README §9).
 PREFIX = "p"
-DEFAULT_RETRY = Unavailable.retry_after_seconds
 #: Where a wrong `action` parameter is reported (it is not an element of the message).
 ACTION_PATH = "action"
 
@@ -84,73 +77,18 @@ def fault(error: GatewayError, namespace: str) -> Response:
     for lang, text in (("bg", bulgarian), ("en", error.message)):
         etree.SubElement(reason, f"{{{SOAP_ENV}}}Text", {f"{{{XML_NS}}}lang": lang}).text = text
     shared.add_problems(etree.SubElement(node, f"{{{SOAP_ENV}}}Detail"), namespace, error)
-    headers = {"Retry-After": str(getattr(error, "retry_after_seconds", DEFAULT_RETRY))}
-    return _xml(envelope, status, headers if error.retryable else None)
+    return shared.fault_response(envelope, CONTENT_TYPE, status, error)
 
 
-def submit_answer(receipt: Receipt, namespace: str, operation: str) -> Response:
-    envelope, body = _envelope(namespace)
-    shared.add_submit_answer(body, namespace, operation, receipt)
-    return _xml(envelope)
-
-
-def receipt_answer(receipt: Receipt, namespace: str) -> Response:
-    envelope, body = _envelope(namespace)
-    shared.add_receipt_answer(body, namespace, receipt)
-    return _xml(envelope)
-
-
-def read_envelope(raw: bytes, spec: TransportSpec, action: str) -> etree._Element:
-    """The body element of a SOAP 1.2 envelope whose `action`, if any, names its operation."""
-    root = parse_xml(raw)
-    if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != SOAP_ENV:
-        raise VersionMismatch("the gateway speaks SOAP 1.2 here; the envelope is another version")
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
-        raise NotParseable("the body is not a SOAP envelope", code="format")
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    parts = [] if body is None else list(body)
-    if len(parts) != 1:
-        raise NotParseable("the SOAP Body must hold exactly one element", code="format")
-    operation = shared.operation_of(parts[0], spec)
-    shared.check_action(action, spec, operation, ACTION_PATH)
-    return parts[0]
+def action_parameter(request: Request) -> str:
+    """The `action` parameter of the media type; "" when absent."""
+    _, params = media_type(request.headers.get("content-type"))
+    return params.get("action", "").strip()
 
 
 def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
     """`GET path?wsdl` (and `?xsd`), and `POST path` for the adapter's operations."""
-    spec = adapter.transport
-    if spec.kind != "soap12" or spec.wsdl is None:
-        raise ValueError(f"{adapter.slug}: the SOAP 1.2 transport needs kind soap12 and a WSDL")
-    api = APIRouter()
-    shared.add_description(api, adapter, CONTENT_TYPE)
-
-    @api.post(spec.path, name=f"{adapter.slug}-soap", include_in_schema=False)
-    async def call(request: Request) -> Response:
-        intake = Intake(adapter, pipeline)
-        try:
-            # `text/xml` (SOAP 1.1's type) is a 415 like any other type.
-            caller, raw = await intake.read(request)
-            async with intake.reporting_refusals():
-                _, params = media_type(request.headers.get("content-type"))
-                body = read_envelope(raw, spec, params.get("action", "").strip())
-                wanted = (
-                    shared.receipt_id(body, spec.namespace, PREFIX)
-                    if shared.is_receipt(body, spec)
-                    else None
-                )
-        except (UnsupportedMediaType, TooLarge) as error:
-            return render_problem(error, request.url.path)
-        except GatewayError as error:
-            return fault(error, spec.namespace)
-        try:
-            if wanted is not None:
-                return receipt_answer(await pipeline.receipt(caller, wanted), spec.namespace)
-            receipt = await pipeline.submit(adapter, raw, caller, body)
-        except GatewayError as error:
-            return fault(error, spec.namespace)
-        return submit_answer(receipt, spec.namespace, spec.submit_operation)
-
-    return api
+    return shared.router(adapter, pipeline, VERSION)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -169,9 +107,15 @@ def _envelope(namespace: str, *, upgrade: bool = False) -> tuple[etree._Element,
     return envelope, etree.SubElement(envelope, f"{{{SOAP_ENV}}}Body")
 
 
-def _xml(
-    root: etree._Element, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        shared.serialise(root), status_code=status, headers=headers, media_type=CONTENT_TYPE
-    )
+VERSION = shared.Version(
+    name="1.2",
+    kind="soap12",
+    envelope_ns=SOAP_ENV,
+    content_type=CONTENT_TYPE,
+    prefix=PREFIX,
+    mismatch=VersionMismatch,
+    action_path=ACTION_PATH,
+    action=action_parameter,
+    envelope=_envelope,
+    fault=fault,
+)

@@ -1,19 +1,33 @@
-"""What the SOAP 1.1 and SOAP 1.2 transports share: a contract's operations and action check, the
-answer and `Problems` bodies, and the published WSDL with its schema and address.
+"""What the SOAP 1.1 and SOAP 1.2 transports share: the endpoint, the envelope's reading, a
+contract's operations and action check, the answers and `Problems`, and the published WSDL.
 
-Everything here is independent of the envelope's version: callers hand in the element to fill.
+What does depend on the envelope's version (its namespace, media type, faults, where the action
+is read) each transport hands in as a `Version`.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from lxml import etree
 
 from gateway.adapter import Adapter, TransportSpec
-from gateway.errors import ContractViolation, GatewayError, Problem
+from gateway.errors import (
+    ClientError,
+    ContractViolation,
+    GatewayError,
+    NotParseable,
+    Problem,
+    TooLarge,
+    Unavailable,
+    UnsupportedMediaType,
+)
 from gateway.receipts import Receipt
+from gateway.transports.common import Intake, Submitter
+from gateway.transports.problem import render_problem
 from gateway.transports.xml import parse_xml
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -21,6 +35,112 @@ WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 WSDL_SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
 XSD = "http://www.w3.org/2001/XMLSchema"
 RECEIPT_OPERATION = "GetReceiptStatus"
+DEFAULT_RETRY = Unavailable.retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What one SOAP version's transport hands the shared endpoint."""
+
+    name: str  # "1.1", as refusals of another version's envelope say it
+    kind: str  # the `TransportSpec.kind` it serves
+    envelope_ns: str
+    content_type: str
+    prefix: str  # of the contract namespace in answers and in problem paths (README §9)
+    mismatch: type[ClientError]  # the refusal of another version's envelope
+    action_path: str  # where a wrong action is reported
+    action: Callable[[Request], str]  # the action the request names, "" when none
+    envelope: Callable[[str], tuple[etree._Element, etree._Element]]  # an envelope and its body
+    fault: Callable[[GatewayError, str], Response]
+
+
+def router(adapter: Adapter, pipeline: Submitter, version: Version) -> APIRouter:
+    """`GET path?wsdl` (and `?xsd`), and `POST path` for the adapter's operations."""
+    spec = adapter.transport
+    if spec.kind != version.kind or spec.wsdl is None:
+        raise ValueError(
+            f"{adapter.slug}: the SOAP {version.name} transport needs kind {version.kind} "
+            "and a WSDL"
+        )
+    api = APIRouter()
+    add_description(api, adapter, version.content_type)
+
+    @api.post(spec.path, name=f"{adapter.slug}-soap", include_in_schema=False)
+    async def call(request: Request) -> Response:
+        intake = Intake(adapter, pipeline)
+        try:
+            # The other SOAP version's media type is a 415 like any other type.
+            caller, raw = await intake.read(request)
+            async with intake.reporting_refusals():
+                body = read_envelope(raw, spec, version.action(request), version)
+                wanted = (
+                    receipt_id(body, spec.namespace, version.prefix)
+                    if is_receipt(body, spec)
+                    else None
+                )
+        except (UnsupportedMediaType, TooLarge) as error:
+            return render_problem(error, request.url.path)
+        except GatewayError as error:
+            return version.fault(error, spec.namespace)
+        try:
+            if wanted is not None:
+                receipt = await pipeline.receipt(caller, wanted)
+                return receipt_answer(receipt, spec.namespace, version)
+            receipt = await pipeline.submit(adapter, raw, caller, body)
+        except GatewayError as error:
+            return version.fault(error, spec.namespace)
+        return submit_answer(receipt, spec.namespace, spec.submit_operation, version)
+
+    return api
+
+
+def read_envelope(raw: bytes, spec: TransportSpec, action: str, version: Version) -> etree._Element:
+    """The body element of an envelope of `version` whose action, if any, names its operation."""
+    root = parse_xml(raw)
+    envelope_ns = version.envelope_ns
+    if etree.QName(root).localname == "Envelope" and etree.QName(root).namespace != envelope_ns:
+        raise version.mismatch(
+            f"the gateway speaks SOAP {version.name} here; the envelope is another version"
+        )
+    if root.tag != f"{{{envelope_ns}}}Envelope":
+        raise NotParseable("the body is not a SOAP envelope", code="format")
+    body = root.find(f"{{{envelope_ns}}}Body")
+    parts = [] if body is None else list(body)
+    if len(parts) != 1:
+        raise NotParseable("the SOAP Body must hold exactly one element", code="format")
+    operation = operation_of(parts[0], spec)
+    check_action(action, spec, operation, version.action_path)
+    return parts[0]
+
+
+def submit_answer(receipt: Receipt, namespace: str, operation: str, version: Version) -> Response:
+    envelope, body = version.envelope(namespace)
+    add_submit_answer(body, namespace, operation, receipt)
+    return xml_response(envelope, version.content_type)
+
+
+def receipt_answer(receipt: Receipt, namespace: str, version: Version) -> Response:
+    envelope, body = version.envelope(namespace)
+    add_receipt_answer(body, namespace, receipt)
+    return xml_response(envelope, version.content_type)
+
+
+def fault_response(
+    envelope: etree._Element, content_type: str, status: int, error: GatewayError
+) -> Response:
+    """A fault envelope; one the sender should retry says when (`Retry-After`)."""
+    retry = getattr(error, "retry_after_seconds", DEFAULT_RETRY)
+    headers = {"Retry-After": str(retry)} if error.retryable else None
+    return xml_response(envelope, content_type, status, headers)
+
+
+def xml_response(
+    root: etree._Element,
+    content_type: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(serialise(root), status_code=status, headers=headers, media_type=content_type)
 
 
 def operations(spec: TransportSpec) -> dict[str, str]:

@@ -11,8 +11,9 @@ import pytest
 from fhir.resources.R4B.conceptmap import ConceptMap
 from lxml import etree
 
+from adapters.criminal_code import article
 from adapters.mvr import MvrAdapter
-from adapters.mvr.adapter import NAMESPACE, article
+from adapters.mvr.adapter import NAMESPACE
 from gateway import methodology
 from gateway.adapter import Adapter, TranslateContext
 from gateway.codes import CANONICAL_BASE, source_system

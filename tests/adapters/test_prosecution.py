@@ -12,8 +12,8 @@ import pytest
 from fhir.resources.R4B.conceptmap import ConceptMap
 from lxml import etree
 
+from adapters.criminal_code import article
 from adapters.prosecution import ProsecutionAdapter
-from adapters.prosecution.adapter import article
 from adapters.prosecution.reading import NAMESPACE
 from gateway.adapter import Adapter, TranslateContext
 from gateway.codes import CANONICAL_BASE, source_system
