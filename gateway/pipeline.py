@@ -33,6 +33,7 @@ from gateway.errors import (
 from gateway.facts import DataWarning, SourceRecord
 from gateway.identity import Keyring
 from gateway.mappings import Mappings
+from gateway.ordering import OrderGate
 from gateway.receipts import Caller, Receipt
 from gateway.store import outbox, state
 from gateway.store.db import Database, Tx
@@ -62,12 +63,42 @@ class Pipeline:
         self.keyring = keyring
         self.sealer = sealer
         self._on_enqueued = on_enqueued
+        self._order = OrderGate()
 
     # -- the transports' entry points ----------------------------------------------------------
 
     async def submit(
         self, adapter: Adapter, raw: bytes, caller: Caller, document: object
     ) -> Receipt:
+        # Before any await: units reach the store in the order of the calls (ordering.py).
+        ticket = self._order.take()
+        try:
+            prepared = await self._prepare(adapter, raw, caller, document)
+            if isinstance(prepared, Receipt):
+                return prepared
+            unit, common = prepared
+            await self._order.turn(ticket)
+            pending = self.db.enqueue(unit)
+        finally:
+            self._order.done(ticket)
+        try:
+            receipt = await asyncio.wrap_future(pending)
+        except StaleVersion as exc:
+            await self._audit(
+                [
+                    Entry("received", **common),
+                    Entry("rejected", outcome="rejected", detail=_reason(exc), **common),
+                ]
+            )
+            raise
+        if receipt.status != "duplicate" and receipt.notification_ids:
+            self._on_enqueued()
+        return receipt
+
+    async def _prepare(
+        self, adapter: Adapter, raw: bytes, caller: Caller, document: object
+    ) -> Receipt | tuple[Callable[[Tx], Receipt], dict[str, Any]]:
+        """A duplicate's first receipt, or the unit to commit (raises ContractViolation)."""
         received_at = datetime.now(UTC)
         raw_sha = hashlib.sha256(raw).hexdigest()
         common: dict[str, Any] = {
@@ -101,19 +132,7 @@ class Pipeline:
         def unit(tx: Tx) -> Receipt:
             return self._commit(tx, adapter, composed, received_at, sealed, common)
 
-        try:
-            receipt = await self.db.write(unit)
-        except StaleVersion as exc:
-            await self._audit(
-                [
-                    Entry("received", **common),
-                    Entry("rejected", outcome="rejected", detail=_reason(exc), **common),
-                ]
-            )
-            raise
-        if receipt.status != "duplicate" and receipt.notification_ids:
-            self._on_enqueued()
-        return receipt
+        return unit, common
 
     async def receipt(self, caller: Caller, receipt_id: str) -> Receipt:
         found = await self.db.read(

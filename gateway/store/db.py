@@ -101,9 +101,13 @@ class Database:
     # -- writing -------------------------------------------------------------------------------
 
     async def write(self, unit: Callable[[Tx], T]) -> T:
+        return await asyncio.wrap_future(self.enqueue(unit))
+
+    def enqueue(self, unit: Callable[[Tx], T]) -> Future[T]:
+        """Queue `unit` now (units run in queue order); the future resolves after its commit."""
         future: Future[T] = Future()
         self._jobs.put((unit, future))
-        return await asyncio.wrap_future(future)
+        return future
 
     def write_sync(self, unit: Callable[[Tx], T]) -> T:
         future: Future[T] = Future()

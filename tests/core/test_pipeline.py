@@ -170,3 +170,20 @@ def test_every_accepted_notification_is_queued(pipeline: Pipeline) -> None:
     counts = pipeline.db.read_sync(outbox.counts)
     assert counts == {"pending": 2}
     assert datetime.now(UTC) >= receipt.received_at
+
+
+def test_concurrent_submits_commit_in_call_order(pipeline: Pipeline) -> None:
+    async def batch() -> list[Receipt]:
+        adapter = StandIn(policy=RecordPolicy(older_version="duplicate"))
+        records = [
+            record(record_key="B-1", version=v, source_event="first" if v == 1 else "later")
+            for v in range(1, 31)
+        ]
+        return await asyncio.gather(*(pipeline.submit(adapter, b"raw", CALLER, r) for r in records))
+
+    receipts = asyncio.run(batch())
+    # Committed in call order, each revision meets the one before: 1 new, then 29 updates,
+    # never an older revision answered as a duplicate of a later one.
+    assert [r.status for r in receipts] == ["accepted"] * 30
+    assert events(pipeline) == ["new"] + ["update"] * 29
+    assert all(not r.warnings for r in receipts)
