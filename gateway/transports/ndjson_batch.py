@@ -1,16 +1,19 @@
-"""One NDJSON batch's lines through the pipeline, one after the other, results spooled in order.
+"""One NDJSON batch's lines through the pipeline, a window at a time, results spooled in order.
 
-Lines are submitted in line order, one at a time: a later revision of a contact meets the
-earlier one's state, and the store commits (and the forwarder sends) a batch in line order, so
-the same batch always gives the same outbox. Memory stays bounded: one line at a time, and the
-results are spooled as they come (in memory while small, then in an anonymous temporary file;
-they hold item ids, codes and paths, never a line's content).
+Up to `WINDOW` lines are in the pipeline at once, so that their commits share the store's group
+commits; the pipeline hands their units to the store in submit order (gateway/ordering.py), so
+a later revision of a contact still meets the earlier one's state, and the same batch always
+gives the same outbox. Memory stays bounded: at most a window of lines, and the results are
+spooled as they come (in memory while small, then in an anonymous temporary file; they hold
+item ids, codes and paths, never a line's content).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -33,6 +36,8 @@ from gateway.transports.common import Submitter
 from gateway.transports.problem import problem_entry
 
 DEFAULT_MAX_LINES = 10_000
+#: Lines in the pipeline at once (their commits are grouped by the store).
+WINDOW = 64
 DEFAULT_ITEM_KEY = "id"
 SPOOL_IN_MEMORY = 256 * 1024
 log = logging.getLogger(__name__)
@@ -79,10 +84,17 @@ class Batch:
     async def run(self, lines: AsyncIterator[tuple[int, bytes]]) -> None:
         """Every line in order. Raises `OverLimit`, `Unavailable` (nothing kept) or an empty
         batch's `ContractViolation` as the whole batch's answer."""
+        pending: deque[asyncio.Future[dict[str, Any]]] = deque()
         try:
-            async for number, raw in lines:
-                if raw.strip(b" \t\r"):
-                    self.write(await self.line(number, raw))
+            try:
+                async for number, raw in lines:
+                    if raw.strip(b" \t\r"):
+                        pending.append(asyncio.ensure_future(self.line(number, raw)))
+                        if len(pending) >= WINDOW:
+                            self.write(await pending.popleft())
+            finally:  # every line handed to the pipeline gets its result, in line order
+                while pending:
+                    self.write(await pending.popleft())
         except OverLimit as error:
             if not self.kept:
                 raise
