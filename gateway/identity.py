@@ -18,7 +18,7 @@ from stdnum.bg import pnf as stdnum_lnch
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from gateway.errors import Problem
-from gateway.facts import DataWarning, Pseudonym, Sex
+from gateway.facts import Child, DataWarning, Pseudonym, Sex
 
 _TEN_DIGITS = re.compile(r"^[0-9]{10}$")
 
@@ -100,6 +100,27 @@ class ChildIdentity:
     sex: Sex = "unknown"
     problems: list[Problem] = field(default_factory=list)
     warnings: list[DataWarning] = field(default_factory=list)
+
+    def child(
+        self,
+        path: str,
+        *,
+        birth_date: str | None = None,
+        stated_outcome: str | None = None,
+        stated_outcome_path: str | None = None,
+    ) -> Child:
+        """The victim as the core takes it: pseudonyms only, and the birth date that won (or
+        `birth_date`, e.g. a partial date carried as received)."""
+        won = self.birth_date.isoformat() if self.birth_date else None
+        return Child(
+            path=path,
+            sex=self.sex,
+            pseudonyms=self.pseudonyms,
+            internal_id=self.internal_id,
+            birth_date=birth_date or won,
+            stated_outcome=stated_outcome,
+            stated_outcome_path=stated_outcome_path,
+        )
 
 
 def resolve_child(

@@ -164,11 +164,8 @@ def read_patient(
             _partial_scope(r, birth, incident, birth_path)
             birth_text = birth.text  # carried as received (README §6: possibly partial)
     deceased, deceased_path = _deceased(r, patient)
-    child = Child(
-        path=patient.path,
-        sex=identity.sex,
-        pseudonyms=identity.pseudonyms,
-        internal_id=identity.internal_id,
+    child = identity.child(
+        patient.path,
         birth_date=birth_text,
         stated_outcome="fatal" if deceased else None,
         stated_outcome_path=deceased_path if deceased else None,

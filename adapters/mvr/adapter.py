@@ -197,12 +197,8 @@ class MvrAdapter:
             child_index=index,
         )
         victim.problems[identity_at:identity_at] = identity.problems
-        child = Child(
-            path=victim.path,
-            sex=identity.sex,
-            pseudonyms=identity.pseudonyms,
-            internal_id=identity.internal_id,
-            birth_date=identity.birth_date.isoformat() if identity.birth_date else None,
+        child = identity.child(
+            victim.path,
             stated_outcome=outcome,
             stated_outcome_path=injury.path if injury else None,
         )

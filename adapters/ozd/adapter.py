@@ -295,13 +295,7 @@ def _read_child(
         child_index=0,
     )
     r.problems.extend(identity.problems)
-    child = Child(
-        path="#/child",
-        sex=identity.sex,
-        pseudonyms=identity.pseudonyms,
-        internal_id=identity.internal_id,
-        birth_date=identity.birth_date.isoformat() if identity.birth_date else None,
-    )
+    child = identity.child("#/child")
     return child, identity.warnings, sex_code
 
 

@@ -63,12 +63,8 @@ def read_victim(
         child_index=index,
     )
     victim.problems[identity_at:identity_at] = identity.problems
-    child = Child(
-        path=victim.path,
-        sex=identity.sex,
-        pseudonyms=identity.pseudonyms,
-        internal_id=identity.internal_id,
-        birth_date=identity.birth_date.isoformat() if identity.birth_date else None,
+    child = identity.child(
+        victim.path,
         # Rule 1: what the message says about the victim decides; only death is said.
         stated_outcome="fatal" if deceased else None,
         stated_outcome_path=deceased_text.path if deceased and deceased_text else None,

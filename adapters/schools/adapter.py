@@ -17,7 +17,7 @@ from adapters.schools.rows import COLUMNS, REQUIRED, Row, read_row, row_identity
 from gateway.adapter import RecordPolicy, TranslateContext, TransportSpec
 from gateway.codes import SEXES, source_system
 from gateway.errors import ContractViolation, Problem
-from gateway.facts import Child, DataWarning, Place, Sex, SourceCode, SourceRecord
+from gateway.facts import DataWarning, Place, Sex, SourceCode, SourceRecord
 from gateway.identity import ChildIdentity, Keyring, Located, resolve_child
 from gateway.mappings import Mappings
 
@@ -109,15 +109,7 @@ def _record(row: Row, child: ChildIdentity, ctx: TranslateContext) -> SourceReco
         # Rows say nothing of first or later, and cannot be withdrawn.
         source_event="snapshot",
         incident_date=row.incident_date,
-        children=[
-            Child(
-                path="victim_egn" if row.egn else "victim_birth_date",
-                sex=child.sex,
-                pseudonyms=child.pseudonyms,
-                internal_id=child.internal_id,
-                birth_date=child.birth_date.isoformat() if child.birth_date else None,
-            )
-        ],
+        children=[child.child("victim_egn" if row.egn else "victim_birth_date")],
         # Every school form is violence against a child: only the core's age rule decides.
         in_scope=True,
         forms=frozenset(forms),
