@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 
-from gateway import audit
+from gateway.audit.cli import audit_app
+from gateway.cliopts import ConfigOpt, database_from, settings_from
 from gateway.errors import ConfigurationError
-from gateway.settings import Settings
 from gateway.store import outbox
-from gateway.store.db import Database
 
 app = typer.Typer(no_args_is_help=True, help="Child-violence notification gateway.")
 certs_app = typer.Typer(no_args_is_help=True, help="Development PKI.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 queue_app = typer.Typer(no_args_is_help=True, help="The queue to the register.")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
 app.add_typer(queue_app, name="queue")
 adapter_app = typer.Typer(no_args_is_help=True, help="The adapter kit: scaffold, try, test.")
 app.add_typer(adapter_app, name="adapter")
-
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="GATEWAY_CONFIG", help="The gateway's TOML file."),
-]
-
-
-def _settings(config: Path) -> Settings:
-    try:
-        return Settings.load(config)
-    except (ConfigurationError, ValueError) as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
@@ -46,7 +30,7 @@ def serve(config: ConfigOpt, port: int | None = None, no_forward: bool = False) 
     from gateway.app import create_app
     from gateway.tls import ServerTls, build_server
 
-    settings = _settings(config)
+    settings = settings_from(config)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -90,54 +74,10 @@ def certs_init(
     typer.echo(f"development PKI in {out}; configuration {config}")
 
 
-def _db(config: Path) -> Database:
-    return Database(_settings(config).database)
-
-
-@audit_app.command("verify")
-def audit_verify(config: ConfigOpt) -> None:
-    """Check the hash chain; name every edited, deleted or reordered record."""
-    db = _db(config)
-    try:
-        verdict = db.read_sync(audit.verify)
-    finally:
-        db.close()
-    for finding in verdict.findings:
-        typer.echo(finding)
-    if verdict.ok:
-        typer.echo(f"audit chain intact: {verdict.records} records")
-    else:
-        typer.echo(f"audit chain BROKEN: {len(verdict.findings)} finding(s)", err=True)
-        raise typer.Exit(1)
-
-
-@audit_app.command("search")
-def audit_search(
-    config: ConfigOpt,
-    institution: str | None = None,
-    receipt: str | None = None,
-    notification: str | None = None,
-    outcome: str | None = None,
-    kind: str | None = None,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive")] = None,
-    limit: int = 1000,
-) -> None:
-    """Audit records as JSON lines, filtered."""
-    query = audit.Query(institution, receipt, outcome, kind, since, until, notification, limit)
-    db = _db(config)
-    try:
-        records = db.read_sync(lambda tx: audit.search(tx, query))
-    finally:
-        db.close()
-    for rec in records:
-        sys.stdout.write(orjson.dumps(audit.as_json(rec)).decode() + "\n")
-
-
 @queue_app.command("status")
 def queue_status(config: ConfigOpt) -> None:
     """How many canonical messages are pending, delivered, dead-lettered."""
-    db = _db(config)
+    db = database_from(config)
     try:
         counts = db.read_sync(outbox.counts)
     finally:

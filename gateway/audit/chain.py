@@ -33,7 +33,7 @@ KINDS = frozenset(
         "read",
     }
 )
-_COLUMNS = (
+COLUMNS = (
     "seq, at, kind, institution, cert_fp, receipt_id, notification_ids, outcome, detail, "
     "raw_sha256, prev_hash, hash"
 )
@@ -57,6 +57,15 @@ class Entry:
             raise ValueError(f"unknown audit kind {self.kind!r}")
 
 
+
+
+def canonical(seq: int, at: str, entry: Entry, prev_hash: str) -> bytes:
+    """The bytes a record stands for: its chain hash and its Merkle leaf are computed over them."""
+    return orjson.dumps(
+        {"seq": seq, "at": at, **asdict(entry), "prev": prev_hash}, option=orjson.OPT_SORT_KEYS
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     seq: int
@@ -65,12 +74,12 @@ class Record:
     prev_hash: str
     hash: str
 
+    def canonical(self) -> bytes:
+        return canonical(self.seq, self.at, self.entry, self.prev_hash)
+
 
 def _digest(seq: int, at: str, entry: Entry, prev_hash: str) -> str:
-    body = orjson.dumps(
-        {"seq": seq, "at": at, **asdict(entry), "prev": prev_hash}, option=orjson.OPT_SORT_KEYS
-    )
-    return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(canonical(seq, at, entry, prev_hash)).hexdigest()
 
 
 def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None:
@@ -102,11 +111,11 @@ def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None
         prev = digest
     if not rows:
         return
-    tx.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    tx.executemany(f"INSERT INTO audit ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
 
 
-def _record(row: Row) -> Record:
+def record_from_row(row: Row) -> Record:
     entry = Entry(
         kind=row[2],
         institution=row[3],
@@ -134,8 +143,8 @@ def verify(tx: Tx) -> Verdict:
     """Walk the whole chain in sequence order and name every record that does not fit."""
     verdict = Verdict()
     expected_seq, prev = 1, ""
-    for row in tx.all(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
-        rec = _record(row)
+    for row in tx.all(f"SELECT {COLUMNS} FROM audit ORDER BY seq"):
+        rec = record_from_row(row)
         verdict.records += 1
         if rec.seq != expected_seq:
             verdict.findings.append(
@@ -193,12 +202,12 @@ def search(tx: Tx, q: Query) -> list[Record]:
     if q.notification_id:
         where.append("notification_ids LIKE ?")
         params.append(f'%"{q.notification_id}"%')
-    sql = f"SELECT {_COLUMNS} FROM audit"
+    sql = f"SELECT {COLUMNS} FROM audit"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq LIMIT ?"
     params.append(q.limit)
-    return [_record(r) for r in tx.all(sql, params)]
+    return [record_from_row(r) for r in tx.all(sql, params)]
 
 
 def as_json(rec: Record) -> dict[str, Any]:
