@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -86,3 +88,60 @@ def mtls_client(
 ) -> httpx.Client:
     """An httpx client that verifies the server against `ca` and presents `cert` (if any)."""
     return httpx.Client(base_url=base_url, verify=client_ssl_context(ca, cert, key), timeout=10)
+
+
+@dataclass
+class InProcessGateway:
+    """The whole gateway app (no forwarder) served over real mTLS in a thread, with the
+    development PKI's client certificates for every institution."""
+
+    base_url: str
+    ca: Path
+    clients: dict[str, tuple[Path, Path]]
+
+    def client(self, slug: str) -> httpx.Client:
+        crt, key = self.clients[slug]
+        return mtls_client(self.base_url, self.ca, crt, key)
+
+    def post(self, path: str, raw: bytes, slug: str, headers: Mapping[str, str]) -> httpx.Response:
+        with self.client(slug) as client:
+            return client.post(path, content=raw, headers=dict(headers))
+
+    def zeep(self, slug: str, path: str) -> Any:
+        """A strict zeep client built from the WSDL the gateway publishes at `path?wsdl`."""
+        import requests
+        import zeep
+        from zeep.transports import Transport
+
+        session = requests.Session()
+        # Otherwise REQUESTS_CA_BUNDLE (set on these machines) replaces `verify` on each call.
+        session.trust_env = False
+        session.verify = str(self.ca)
+        session.cert = tuple(str(p) for p in self.clients[slug])
+        settings = zeep.Settings(forbid_dtd=True, forbid_external=True, strict=True)
+        transport = Transport(session=session, timeout=10)
+        return zeep.Client(f"{self.base_url}{path}?wsdl", settings=settings, transport=transport)
+
+
+@contextmanager
+def in_process_gateway(root: Path) -> Iterator[InProcessGateway]:
+    """A development PKI and configuration under `root`, and the gateway serving them."""
+    from gateway.app import create_app
+    from gateway.devconfig import write_gateway_config
+    from gateway.pki import init_pki
+    from gateway.settings import Settings
+
+    layout = init_pki(root / "pki")
+    config = write_gateway_config(
+        layout, path=root / "gateway.toml", database=str(root / "gateway.sqlite3")
+    )
+    app = create_app(Settings.load(config), forward=False)
+    tls = ServerTls(
+        layout.gateway_server.crt, layout.gateway_server.key, layout.institutions_ca.crt
+    )
+    with running(app, tls=tls) as base_url:
+        yield InProcessGateway(
+            base_url,
+            layout.gateway_ca.crt,
+            {slug: (pair.crt, pair.key) for slug, pair in layout.clients.items()},
+        )

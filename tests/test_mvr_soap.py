@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from gateway.receipts import Caller, Receipt
 from gateway.transports import soap11
 from gateway.transports.problem import PROBLEM_BASE, install_handlers
 from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "mvr" / "samples"
 PATH = "/soap/mvr"
@@ -448,62 +448,14 @@ def test_the_router_is_generic_over_soap_11_adapters() -> None:
 # -- the whole gateway over real mutual TLS, with zeep ------------------------------------------
 
 
-@dataclass
-class Stack:
-    base_url: str
-    ca: Path
-    clients: dict[str, tuple[Path, Path]]
-
-    def session(self, slug: str = "mvr") -> Any:
-        import requests
-
-        session = requests.Session()
-        # Otherwise REQUESTS_CA_BUNDLE (set on these machines) replaces `verify` on each call.
-        session.trust_env = False
-        session.verify = str(self.ca)
-        session.cert = tuple(str(p) for p in self.clients[slug])
-        return session
-
-    def zeep(self, slug: str = "mvr") -> Any:
-        import zeep
-        from zeep.transports import Transport
-
-        settings = zeep.Settings(forbid_dtd=True, forbid_external=True, strict=True)
-        transport = Transport(session=self.session(slug), timeout=10)
-        return zeep.Client(f"{self.base_url}{PATH}?wsdl", settings=settings, transport=transport)
-
-    def post(self, raw: bytes, slug: str = "mvr", **headers: str) -> httpx.Response:
-        from tests.servers import mtls_client
-
-        crt, key = self.clients[slug]
-        with mtls_client(self.base_url, self.ca, crt, key) as client:
-            return client.post(PATH, content=raw, headers={**XML, **headers})
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from gateway.app import create_app
-    from gateway.devconfig import write_gateway_config
-    from gateway.pki import init_pki
-    from gateway.settings import Settings
-    from gateway.tls import ServerTls
-    from tests.servers import running
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessGateway]:
+    with in_process_gateway(tmp_path_factory.mktemp("mvr-gateway")) as gateway:
+        yield gateway
 
-    root = tmp_path_factory.mktemp("mvr-gateway")
-    layout = init_pki(root / "pki")
-    config = write_gateway_config(
-        layout, path=root / "gateway.toml", database=str(root / "gateway.sqlite3")
-    )
-    app = create_app(Settings.load(config), forward=False)
-    tls = ServerTls(
-        layout.gateway_server.crt, layout.gateway_server.key, layout.institutions_ca.crt
-    )
-    with running(app, tls=tls) as base_url:
-        yield Stack(
-            base_url,
-            layout.gateway_ca.crt,
-            {slug: (pair.crt, pair.key) for slug, pair in layout.clients.items()},
-        )
+
+def post(stack: InProcessGateway, raw: bytes, slug: str = "mvr", **headers: str) -> httpx.Response:
+    return stack.post(PATH, raw, slug, {**XML, **headers})
 
 
 def report(**changes: Any) -> dict[str, Any]:
@@ -524,8 +476,8 @@ def report(**changes: Any) -> dict[str, Any]:
     return fields
 
 
-def test_zeep_submits_reads_the_receipt_and_gets_the_duplicate(stack: Stack) -> None:
-    client = stack.zeep()
+def test_zeep_submits_reads_the_receipt_and_gets_the_duplicate(stack: InProcessGateway) -> None:
+    client = stack.zeep("mvr", PATH)
     fields = report()
     first = client.service.SubmitIncidentReport(**fields)
     assert (first.Status, first.NotificationCount, first.Warning) == ("ACCEPTED", 1, [])
@@ -544,8 +496,8 @@ def test_zeep_submits_reads_the_receipt_and_gets_the_duplicate(stack: Stack) -> 
     assert len(status.NotificationId) == 1 and status.ReceivedAt.tzinfo is not None
 
 
-def test_zeep_gets_warnings_and_out_of_scope(stack: Stack) -> None:
-    client = stack.zeep()
+def test_zeep_gets_warnings_and_out_of_scope(stack: InProcessGateway) -> None:
+    client = stack.zeep("mvr", PATH)
     mismatch = report(
         Victim=[
             {"Egn": "1243151230", "BirthDate": date(2012, 3, 16), "Sex": "M", "InjuryCode": "0"}
@@ -561,10 +513,10 @@ def test_zeep_gets_warnings_and_out_of_scope(stack: Stack) -> None:
     assert (theft.Status, theft.NotificationCount) == ("OUT_OF_SCOPE", 0)
 
 
-def test_zeep_gets_every_problem_in_a_client_fault(stack: Stack) -> None:
+def test_zeep_gets_every_problem_in_a_client_fault(stack: InProcessGateway) -> None:
     from zeep.exceptions import Fault
 
-    client = stack.zeep()
+    client = stack.zeep("mvr", PATH)
     broken = report(Ekatte="6813", Victim=[{"Egn": "1243151231", "Sex": "Ж", "InjuryCode": "7"}])
     with pytest.raises(Fault) as caught:
         client.service.SubmitIncidentReport(**broken)
@@ -582,25 +534,25 @@ def test_zeep_gets_every_problem_in_a_client_fault(stack: Stack) -> None:
     assert missing.value.detail.findtext(".//m:Code", namespaces=M) == "receipt-not-found"
 
 
-def test_the_shipped_samples_over_mtls(stack: Stack) -> None:
+def test_the_shipped_samples_over_mtls(stack: InProcessGateway) -> None:
     for name in (
         "mvr-incident-update-two-victims.xml",
         "mvr-incident-cancel.xml",
         "mvr-incident-windows-1251.xml",
         "mvr-incident-unknown-elements.xml",
     ):
-        response = stack.post(sample_bytes(name), SOAPAction="")
+        response = post(stack, sample_bytes(name), SOAPAction="")
         assert response.status_code == 200, (name, response.text)
         status = etree.fromstring(response.content).findtext(".//m:Status", namespaces=M)
         assert status == "ACCEPTED", name
 
 
-def test_refusals_over_mtls(stack: Stack) -> None:
-    forbidden = stack.post(sample_bytes(), slug="ozd")
+def test_refusals_over_mtls(stack: InProcessGateway) -> None:
+    forbidden = post(stack, sample_bytes(), slug="ozd")
     assert fault_of(forbidden, 403) == ("soap:Client", [("", "forbidden")])
-    soap12 = stack.post(sample_bytes(), **{"content-type": "application/soap+xml"})
+    soap12 = post(stack, sample_bytes(), **{"content-type": "application/soap+xml"})
     assert (
         soap12.status_code == 415 and soap12.headers["content-type"] == "application/problem+json"
     )
-    dtd = stack.post(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
+    dtd = post(stack, b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
     assert fault_of(dtd) == ("soap:Client", [("", "format")])

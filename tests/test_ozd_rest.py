@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from gateway.receipts import Receipt
 from gateway.transports import receipts, rest_json
 from gateway.transports.problem import PROBLEM_BASE, install_handlers
 from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "ozd" / "samples"
 PATH = "/api/v1/ozd/signals"
@@ -298,43 +298,10 @@ def test_a_receipt_of_another_institution_is_not_found(
 # -- the whole gateway over real mutual TLS ------------------------------------------------------
 
 
-@dataclass
-class Stack:
-    base_url: str
-    ca: Path
-    clients: dict[str, tuple[Path, Path]]
-
-    def client(self, slug: str = "ozd") -> httpx.Client:
-        from tests.servers import mtls_client
-
-        crt, key = self.clients[slug]
-        return mtls_client(self.base_url, self.ca, crt, key)
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from gateway.app import create_app
-    from gateway.devconfig import write_gateway_config
-    from gateway.pki import init_pki
-    from gateway.settings import Settings
-    from gateway.tls import ServerTls
-    from tests.servers import running
-
-    root = tmp_path_factory.mktemp("ozd-gateway")
-    layout = init_pki(root / "pki")
-    config = write_gateway_config(
-        layout, path=root / "gateway.toml", database=str(root / "gateway.sqlite3")
-    )
-    app = create_app(Settings.load(config), forward=False)
-    tls = ServerTls(
-        layout.gateway_server.crt, layout.gateway_server.key, layout.institutions_ca.crt
-    )
-    with running(app, tls=tls) as base_url:
-        yield Stack(
-            base_url,
-            layout.gateway_ca.crt,
-            {slug: (pair.crt, pair.key) for slug, pair in layout.clients.items()},
-        )
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessGateway]:
+    with in_process_gateway(tmp_path_factory.mktemp("ozd-gateway")) as gateway:
+        yield gateway
 
 
 def signal(name: str = "ozd-signal.json", **changes: Any) -> bytes:
@@ -347,9 +314,9 @@ def new_signal_number() -> str:
     return f"ОЗД-ТЕСТ-{uuid.uuid4().hex[:12]}"
 
 
-def test_mtls_a_signal_its_duplicate_and_its_receipt(stack: Stack) -> None:
+def test_mtls_a_signal_its_duplicate_and_its_receipt(stack: InProcessGateway) -> None:
     body = signal(eventId=str(uuid.uuid4()), signalNumber=new_signal_number())
-    with stack.client() as client:
+    with stack.client("ozd") as client:
         first = client.post(PATH, content=body, headers=JSON)
         assert first.status_code == 202, first.text
         answer = first.json()
@@ -370,9 +337,9 @@ def test_mtls_a_signal_its_duplicate_and_its_receipt(stack: Stack) -> None:
         assert_problem(other.get(first.headers["location"]), 404, "receipt-not-found")
 
 
-def test_mtls_versions_stale_versions_and_withdrawal(stack: Stack) -> None:
+def test_mtls_versions_stale_versions_and_withdrawal(stack: InProcessGateway) -> None:
     number = new_signal_number()
-    with stack.client() as client:
+    with stack.client("ozd") as client:
 
         def send(name: str, **changes: Any) -> httpx.Response:
             body = signal(name, eventId=str(uuid.uuid4()), signalNumber=number, **changes)
@@ -394,8 +361,8 @@ def test_mtls_versions_stale_versions_and_withdrawal(stack: Stack) -> None:
         assert len(withdrawn.json()["notificationIds"]) == 1
 
 
-def test_mtls_warnings_and_scope(stack: Stack) -> None:
-    with stack.client() as client:
+def test_mtls_warnings_and_scope(stack: InProcessGateway) -> None:
+    with stack.client("ozd") as client:
 
         def send(name: str, **changes: Any) -> httpx.Response:
             body = signal(
@@ -421,8 +388,8 @@ def test_mtls_warnings_and_scope(stack: Stack) -> None:
         assert unknown["warnings"] == [{"code": "cancel-of-unknown-record", "path": "#/status"}]
 
 
-def test_mtls_refusals_are_problem_json(stack: Stack) -> None:
-    with stack.client() as client:
+def test_mtls_refusals_are_problem_json(stack: InProcessGateway) -> None:
+    with stack.client("ozd") as client:
         bad = signal(eventId=str(uuid.uuid4()), version=0, ekatte="688")
         body = assert_problem(client.post(PATH, content=bad, headers=JSON), 422,
                               "contract-violation")  # fmt: skip

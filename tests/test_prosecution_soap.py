@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from gateway.receipts import Receipt
 from gateway.transports import soap12
 from gateway.transports.problem import PROBLEM_BASE, install_handlers
 from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "prosecution" / "samples"
 PATH = "/soap/prosecution"
@@ -375,57 +375,16 @@ def test_the_router_is_for_soap_12_adapters_only() -> None:
 # -- the whole gateway over real mutual TLS, with zeep ------------------------------------------
 
 
-@dataclass
-class Stack:
-    base_url: str
-    ca: Path
-    clients: dict[str, tuple[Path, Path]]
-
-    def zeep(self, slug: str = "prosecution") -> Any:
-        import requests
-        import zeep
-        from zeep.transports import Transport
-
-        session = requests.Session()
-        session.trust_env = False  # REQUESTS_CA_BUNDLE would replace `verify`
-        session.verify = str(self.ca)
-        session.cert = tuple(str(p) for p in self.clients[slug])
-        settings = zeep.Settings(forbid_dtd=True, forbid_external=True, strict=True)
-        transport = Transport(session=session, timeout=10)
-        return zeep.Client(f"{self.base_url}{PATH}?wsdl", settings=settings, transport=transport)
-
-    def post(self, raw: bytes, slug: str = "prosecution", **headers: str) -> httpx.Response:
-        from tests.servers import mtls_client
-
-        crt, key = self.clients[slug]
-        with mtls_client(self.base_url, self.ca, crt, key) as client:
-            return client.post(PATH, content=raw, headers={**SOAP_XML, **headers})
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from gateway.app import create_app
-    from gateway.devconfig import write_gateway_config
-    from gateway.pki import init_pki
-    from gateway.settings import Settings
-    from gateway.tls import ServerTls
-    from tests.servers import running
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessGateway]:
+    with in_process_gateway(tmp_path_factory.mktemp("prosecution-gateway")) as gateway:
+        yield gateway
 
-    root = tmp_path_factory.mktemp("prosecution-gateway")
-    layout = init_pki(root / "pki")
-    config = write_gateway_config(
-        layout, path=root / "gateway.toml", database=str(root / "gateway.sqlite3")
-    )
-    app = create_app(Settings.load(config), forward=False)
-    tls = ServerTls(
-        layout.gateway_server.crt, layout.gateway_server.key, layout.institutions_ca.crt
-    )
-    with running(app, tls=tls) as base_url:
-        yield Stack(
-            base_url,
-            layout.gateway_ca.crt,
-            {slug: (pair.crt, pair.key) for slug, pair in layout.clients.items()},
-        )
+
+def post(
+    stack: InProcessGateway, raw: bytes, slug: str = "prosecution", **headers: str
+) -> httpx.Response:
+    return stack.post(PATH, raw, slug, {**SOAP_XML, **headers})
 
 
 def notification(**changes: Any) -> dict[str, Any]:
@@ -453,8 +412,8 @@ def notification(**changes: Any) -> dict[str, Any]:
     return fields
 
 
-def test_zeep_notifies_reads_the_receipt_and_gets_the_duplicate(stack: Stack) -> None:
-    client = stack.zeep()
+def test_zeep_notifies_reads_the_receipt_and_gets_the_duplicate(stack: InProcessGateway) -> None:
+    client = stack.zeep("prosecution", PATH)
     assert client.wsdl.bindings[next(iter(client.wsdl.bindings))].__class__.__name__ == (
         "Soap12Binding"
     )
@@ -476,8 +435,8 @@ def test_zeep_notifies_reads_the_receipt_and_gets_the_duplicate(stack: Stack) ->
     assert len(status.NotificationId) == 1 and status.ReceivedAt.tzinfo is not None
 
 
-def test_zeep_gets_a_stale_event_and_out_of_scope(stack: Stack) -> None:
-    client = stack.zeep()
+def test_zeep_gets_a_stale_event_and_out_of_scope(stack: InProcessGateway) -> None:
+    client = stack.zeep("prosecution", PATH)
     number = f"ДП {uuid.uuid4().hex[:6]}/2026"
     later = notification(
         ProceedingNumber=number, Event="ОБВИНИТЕЛЕН_АКТ", EventDate=date(2026, 9, 1)
@@ -491,10 +450,10 @@ def test_zeep_gets_a_stale_event_and_out_of_scope(stack: Stack) -> None:
     assert (theft.Status, theft.NotificationCount) == ("OUT_OF_SCOPE", 0)
 
 
-def test_zeep_gets_every_problem_in_a_sender_fault(stack: Stack) -> None:
+def test_zeep_gets_every_problem_in_a_sender_fault(stack: InProcessGateway) -> None:
     from zeep.exceptions import Fault
 
-    client = stack.zeep()
+    client = stack.zeep("prosecution", PATH)
     victim = {"PersonalNumber": {"_value_1": "1345049639", "kind": "EGN"}, "Gender": "7"}
     broken = notification(Ekatte="5678", Victim=[victim], AccusedRelation=["РОДИТЕЛ", "СЪСЕД"])
     with pytest.raises(Fault) as caught:
@@ -515,20 +474,20 @@ def test_zeep_gets_every_problem_in_a_sender_fault(stack: Stack) -> None:
     assert missing.value.detail.findtext(".//p:Code", namespaces=P) == "receipt-not-found"
 
 
-def test_the_shipped_samples_over_mtls(stack: Stack) -> None:
+def test_the_shipped_samples_over_mtls(stack: InProcessGateway) -> None:
     for name in sorted(p.name for p in SAMPLES.glob("*.xml")):
-        response = stack.post(sample_bytes(name))
+        response = post(stack, sample_bytes(name))
         assert response.status_code == 200, (name, response.text)
         status = etree.fromstring(response.content).findtext(".//p:Status", namespaces=P)
         expected = "OUT_OF_SCOPE" if "out-of-scope" in name else "ACCEPTED"
         assert status == expected, name
 
 
-def test_refusals_over_mtls(stack: Stack) -> None:
-    forbidden = stack.post(sample_bytes(), slug="mvr")
+def test_refusals_over_mtls(stack: InProcessGateway) -> None:
+    forbidden = post(stack, sample_bytes(), slug="mvr")
     assert fault_of(forbidden, 403) == ("env:Sender", [("", "forbidden")])
-    soap11 = stack.post(sample_bytes(), **{"content-type": "text/xml; charset=utf-8"})
+    soap11 = post(stack, sample_bytes(), **{"content-type": "text/xml; charset=utf-8"})
     assert soap11.status_code == 415
     assert soap11.headers["content-type"] == "application/problem+json"
-    dtd = stack.post(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
+    dtd = post(stack, b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
     assert fault_of(dtd) == ("env:Sender", [("", "format")])
