@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench clean
+.PHONY: setup demo test lint unit bench bench-gateway bench-simulate bench-linking bench-audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,21 @@ unit: setup
 
 test: lint unit
 
-bench: setup
+# Every benchmark prints its figures (about 10 minutes in all); each also runs on its own.
+bench: bench-gateway bench-simulate bench-linking bench-audit
+
+bench-gateway: setup
 	$(BIN)/python bench/run.py
+
+bench-simulate: setup
+	$(BIN)/python bench/simulate.py
+
+bench-linking: setup
+	$(BIN)/python bench/linking.py
+
+bench-audit: setup
+	$(BIN)/python -m bench.audit_search
+	$(BIN)/python -m bench.audit_merkle
 
 clean:
 	rm -rf $(VENV) var certs/out .pytest_cache .mypy_cache .ruff_cache

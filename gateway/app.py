@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.registry import load_adapters
 from gateway.adapter import Adapter
+from gateway.audit import api as audit_api
+from gateway.audit import checkpoint as audit_checkpoint
+from gateway.audit import retention
 from gateway.errors import ConfigurationError
 from gateway.forwarder import Forwarder, Policy
 from gateway.mappings import Mappings
@@ -83,7 +86,14 @@ def build(settings: Settings, *, forward: bool = True) -> Gateway:
         )
     )
     wake = forwarder.wake if forwarder else lambda: None
-    pipeline = Pipeline(db, mappings, settings.keyring(), settings.sealer(), wake)
+    pipeline = Pipeline(
+        db,
+        mappings,
+        settings.keyring(),
+        settings.sealer(),
+        wake,
+        retired_sealers=settings.retired_sealers(),
+    )
     return Gateway(settings, db, pipeline, forwarder, adapters)
 
 
@@ -99,9 +109,22 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(forwarder.run()) if forwarder else None
+        # Signed audit checkpoints while serving (local tools, with a fixed caller, do not sign).
+        signer = audit_checkpoint.start(gw.db, settings) if local_caller is None else None
+        # Daily: monthly audit partitions ahead (PostgreSQL), the payload purge if configured.
+        months = settings.payload_retention_months
+        upkeep = retention.start(gw.db, months) if local_caller is None else None
         try:
             yield
         finally:
+            if upkeep is not None:
+                upkeep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await upkeep
+            if signer is not None:
+                signer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await signer
             if forwarder is not None:
                 await forwarder.stop()
             if task is not None:
@@ -129,6 +152,7 @@ def create_app(
     if fhir_paths:
         app.include_router(fhir_messaging.refusals_router(fhir_paths))
     app.include_router(receipts.router(gw.pipeline))
+    app.include_router(audit_api.router(gw.db, gw.pipeline.keyring, settings.legal_basis))
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

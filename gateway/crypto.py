@@ -1,4 +1,5 @@
-"""Encryption at rest of raw inbound messages: AES-256-GCM under a configured key with an id."""
+"""AES-256-GCM under a key with an id: the master storage key wraps month keys, which seal raw
+inbound messages at rest (`gateway/store/payload_keys.py`)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class Sealer:
             raise ConfigurationError("the storage key must be 32 bytes (AES-256)")
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        """nonce || ciphertext+tag; `aad` binds the ciphertext to its row (the receipt id)."""
+        """nonce || ciphertext+tag; `aad` binds the ciphertext to its context (key id, hash)."""
         nonce = os.urandom(_NONCE)
         return nonce + AESGCM(self.key).encrypt(nonce, plaintext, aad)
 

@@ -11,8 +11,12 @@ import secrets
 from pathlib import Path
 
 from gateway.codes import INSTITUTIONS
-from gateway.pki import PkiLayout
+from gateway.pki import PkiLayout, write_signing_key
 from gateway.tls import institution_uri, role_uri
+
+# Development values only: a deployment writes the basis its agreements name.
+DEV_LEGAL_BASIS = "Закон за закрила на детето, чл. 7 (сигнал за дете в риск)"
+DEV_AUDIT_BASIS = "Регламент (ЕС) 2016/679, чл. 5, пар. 2 и чл. 32 (контрол на достъпа)"
 
 
 def _key(path: Path) -> Path:
@@ -43,6 +47,8 @@ def write_gateway_config(
     _key(keys / "linkage-2026-1.key")
     _key(keys / "internal.key")
     _key(keys / "storage-2026-11.key")
+    signing_key = layout.root / "audit-signing.key"
+    write_signing_key(signing_key)
 
     def rel(p: Path) -> str:
         return _q(os.path.relpath(p, root))
@@ -63,9 +69,18 @@ def write_gateway_config(
         f"security_officers = [{_q('uri:' + role_uri('security-officer'))}]",
         'linkage_keys = [{ id = "linkage-2026-1", file = "keys/linkage-2026-1.key" }]',
         'storage_key = { id = "storage-2026-11", file = "keys/storage-2026-11.key" }',
+        "payload_retention_months = 24",
+        f"audit_signing_key = {rel(signing_key)}",
+        f"audit_checkpoint_dir = {_q('audit-checkpoints')}",
         "",
         "[institutions]",
         *(f"{slug} = [{_q('uri:' + institution_uri(slug))}]" for slug in institutions),
+        "",
+        "# The legal basis recorded with each exchange in the audit's FHIR export.",
+        "[legal_basis]",
+        *(f"{slug} = {_q(DEV_LEGAL_BASIS)}" for slug in institutions),
+        f"register = {_q(DEV_LEGAL_BASIS)}",
+        f'"security-officer" = {_q(DEV_AUDIT_BASIS)}',
         "",
     ]
     path.write_text("\n".join(lines), "utf-8")

@@ -25,7 +25,7 @@ import zeep
 from zeep.transports import Transport
 
 from gateway.devconfig import write_gateway_config
-from gateway.pki import PkiLayout, init_pki
+from gateway.pki import SECURITY_OFFICER, PkiLayout, init_pki
 from gateway.tls import client_ssl_context
 
 
@@ -194,6 +194,9 @@ class Stack:
     # -- clients -----------------------------------------------------------------------------
 
     def institution_identity(self, slug: str) -> tuple[Path, Path]:
+        """`slug`'s client certificate; `security-officer` gives the officer's."""
+        if slug == SECURITY_OFFICER:
+            return self.layout.security_officer.crt, self.layout.security_officer.key
         pair = self.layout.client(slug)
         return pair.crt, pair.key
 

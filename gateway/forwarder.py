@@ -26,6 +26,7 @@ import orjson
 
 from gateway import audit
 from gateway.audit import Entry
+from gateway.audit import children as audit_children
 from gateway.errors import DeliveryError
 from gateway.http1 import Http1Pool, HttpError
 from gateway.store import outbox
@@ -118,6 +119,7 @@ class Forwarder:
 
         def claim(tx: Tx) -> list[outbox.Queued]:
             rows = outbox.claim(tx, p.batch, now, p.lease_seconds)
+            kids = audit_children.of_cases(tx, (r.case_key for r in rows))
             audit.append(
                 tx,
                 [
@@ -127,6 +129,7 @@ class Forwarder:
                         receipt_id=r.receipt_id,
                         notification_ids=(r.notification_id,),
                         outcome=f"attempt {r.attempts + 1}",
+                        children=(kids[r.case_key],) if r.case_key in kids else (),
                     )
                     for r in rows
                 ],
@@ -159,11 +162,13 @@ class Forwarder:
         entries: list[Entry] = []
         ok = [r.seq for r, e in zip(rows, results, strict=True) if e is None]
         outbox.delivered(tx, ok, at)
+        kids = audit_children.of_cases(tx, (r.case_key for r in rows))
         for row, error in zip(rows, results, strict=True):
             common: dict[str, Any] = {
                 "institution": row.institution,
                 "receipt_id": row.receipt_id,
                 "notification_ids": (row.notification_id,),
+                "children": (kids[row.case_key],) if row.case_key in kids else (),
             }
             if error is None:
                 entries.append(Entry("delivered", outcome="ok", **common))

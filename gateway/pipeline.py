@@ -12,7 +12,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ import orjson
 from gateway import audit, profile
 from gateway.adapter import Adapter, TranslateContext
 from gateway.audit import Entry
+from gateway.audit import children as audit_children
 from gateway.compose import Composed, Result, compose
 from gateway.crypto import Sealer
 from gateway.errors import (
@@ -37,6 +38,7 @@ from gateway.ordering import OrderGate
 from gateway.receipts import Caller, Receipt
 from gateway.store import outbox, state
 from gateway.store.db import Database, Tx
+from gateway.store.payload_keys import PayloadKeys, SealedPayload
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,14 @@ class Pipeline:
         keyring: Keyring,
         sealer: Sealer,
         on_enqueued: Callable[[], None] = lambda: None,
+        retired_sealers: Sequence[Sealer] = (),
     ) -> None:
         self.db = db
         self.mappings = mappings
         self.keyring = keyring
-        self.sealer = sealer
+        # `sealer`: the master storage key, which wraps the month keys (retired ones: earlier
+        # months' keys after a rotation).
+        self.payloads = PayloadKeys(db, sealer, retired_sealers)
         self._on_enqueued = on_enqueued
         self._order = OrderGate()
 
@@ -124,7 +129,7 @@ class Pipeline:
                 ]
             )
             raise
-        sealed = await asyncio.to_thread(self.sealer.seal, raw, raw_sha.encode())
+        sealed = await self.payloads.seal(raw, raw_sha.encode(), received_at)
         composed = compose(
             adapter, record, self.keyring, self.mappings.version, raw_sha, received_at
         )
@@ -164,15 +169,17 @@ class Pipeline:
         await self.db.write(lambda tx: audit.append(tx, entries))
 
     def _duplicate(self, tx: Tx, first: Receipt, common: dict[str, Any]) -> Receipt:
+        kids = audit_children.of_receipt(tx, first.receipt_id)
         audit.append(
             tx,
             [
-                Entry("received", **common),
+                Entry("received", children=kids, **common),
                 Entry(
                     "duplicate",
                     receipt_id=first.receipt_id,
                     notification_ids=first.notification_ids,
                     outcome="duplicate",
+                    children=kids,
                     **common,
                 ),
             ],
@@ -208,7 +215,7 @@ class Pipeline:
         adapter: Adapter,
         composed: Composed,
         received_at: datetime,
-        sealed: bytes,
+        sealed: SealedPayload,
         common: dict[str, Any],
     ) -> Receipt:
         record = composed.record
@@ -249,9 +256,7 @@ class Pipeline:
         # Content-keyed records are repeats only of their latest message (checked above), so the
         # receipt's own id keeps the message unique among the institution's receipts.
         dedupe_key = record.message_id if by_id else receipt.receipt_id
-        state.save_receipt(
-            tx, receipt, dedupe_key, common["raw_sha256"], self.sealer.key_id, sealed
-        )
+        state.save_receipt(tx, receipt, dedupe_key, common["raw_sha256"], sealed)
         if not stale_event:
             update = state.RecordUpdate(
                 version=record.version,
@@ -277,14 +282,22 @@ class Pipeline:
             time.time(),
         )
         ids = receipt.notification_ids
+        # Who the message is about: the notified children (a cancel's from its case), else
+        # (out of scope, stale) every identified person of the record.
+        kids = (
+            audit_children.remember(tx, result.notifications)
+            if result.notifications
+            else tuple(sorted({c.internal_id for c in record.children if c.internal_id}))
+        )
         entries = [
-            Entry("received", receipt_id=receipt.receipt_id, **common),
+            Entry("received", receipt_id=receipt.receipt_id, children=kids, **common),
             Entry(
                 result.status,
                 receipt_id=receipt.receipt_id,
                 notification_ids=ids,
                 outcome=result.status,
                 detail=",".join(sorted({w.code for w in receipt.warnings})),
+                children=kids,
                 **common,
             ),
         ]
@@ -296,6 +309,7 @@ class Pipeline:
                     notification_ids=ids,
                     outcome=",".join(n.event for n in result.notifications),
                     detail=f"mapping {self.mappings.version}",
+                    children=kids,
                     **common,
                 )
             )

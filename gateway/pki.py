@@ -13,7 +13,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.codes import INSTITUTIONS
@@ -333,6 +333,25 @@ def _write_pair(out: Path, cert: x509.Certificate, key: PrivateKey) -> CertPair:
     _write(pair.key, key_pem, 0o600)
     _write(pair.crt, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     return pair
+
+
+def write_signing_key(key_path: Path) -> Path:
+    """An Ed25519 key pair for signing audit checkpoints, kept if present: the private key at
+    `key_path` (0600) and the public key, which inspectors get, beside it as `.pub`."""
+    pub = key_path.with_suffix(".pub")
+    if not key_path.exists():
+        key = ed25519.Ed25519PrivateKey.generate()
+        private = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write(key_path, private, 0o600)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write(pub, public, 0o644)
+    return pub
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

@@ -47,11 +47,19 @@ class Settings(BaseSettings):
     institutions: dict[str, list[str]] = Field(default_factory=dict)
     #: Identities with the security-officer role (audit API).
     security_officers: list[str] = Field(default_factory=list)
+    #: The legal basis of each exchange, for the audit's FHIR export (`purposeOfEvent`): slug →
+    #: text; `security-officer` for reads of the audit, `register` for disclosures to it.
+    legal_basis: dict[str, str] = Field(default_factory=dict)
 
     #: The current linkage key first; a second one while a rotation is under way.
     linkage_keys: list[KeyFile]
     internal_key_file: Path
     storage_key: KeyFile
+    #: Earlier storage keys, kept after a rotation until every month they wrap is purged.
+    retired_storage_keys: list[KeyFile] = Field(default_factory=list)
+    #: Raw messages are kept this many whole months after their month, then crypto-shredded
+    #: (`gateway audit purge`, daily while serving); 0 keeps them forever.
+    payload_retention_months: int = Field(default=0, ge=0)
 
     register_url: str
     register_ca: Path
@@ -63,6 +71,14 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
     lease_seconds: float = 60.0
+
+    #: Ed25519 private key (PEM) that signs audit checkpoints; a file, never in the database.
+    audit_signing_key: Path | None = None
+    #: The log's name in its checkpoints (the signed note's origin and key name).
+    audit_origin: str = "child-violence-gateway/audit"
+    audit_checkpoint_seconds: float = 60.0
+    #: Where checkpoints are published: `checkpoint` (latest) and `checkpoints/<size>.txt`.
+    audit_checkpoint_dir: Path | None = None
 
     log_level: str = "INFO"
 
@@ -97,6 +113,9 @@ class Settings(BaseSettings):
     def sealer(self) -> Sealer:
         return Sealer(self.storage_key.id, _read_key(self.storage_key.file))
 
+    def retired_sealers(self) -> list[Sealer]:
+        return [Sealer(k.id, _read_key(k.file)) for k in self.retired_storage_keys]
+
 
 _PATH_FIELDS = {
     "tls_cert",
@@ -106,6 +125,8 @@ _PATH_FIELDS = {
     "register_ca",
     "register_client_cert",
     "register_client_key",
+    "audit_signing_key",
+    "audit_checkpoint_dir",
 }
 
 
@@ -114,7 +135,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     out = dict(data)
     for name in _PATH_FIELDS & out.keys():
         out[name] = str((base / out[name]).resolve())
-    for name in ("linkage_keys",):
+    for name in ("linkage_keys", "retired_storage_keys"):
         out[name] = [{**k, "file": str((base / k["file"]).resolve())} for k in out.get(name, [])]
     if "storage_key" in out:
         k = out["storage_key"]

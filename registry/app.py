@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from gateway import profile
 from gateway.codes import CANONICAL_BASE
 from gateway.errors import Problem
 from gateway.tls import GATEWAY_URI, IdentityTable, TlsIdentityMiddleware
+from registry.stats import for_year
 from registry.store import Store
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,10 @@ def create_app(
     @app.get("/api/v1/cases")
     def cases() -> list[dict[str, Any]]:
         return store.cases()
+
+    @app.get("/api/v1/statistics")
+    def statistics(year: int = Query(ge=1900, le=2999)) -> dict[str, Any]:
+        return for_year(store.active_cases(), year).as_dict()
 
     if test_hooks:
 

@@ -78,6 +78,46 @@ def notifications(db: DbOpt = "register.sqlite3") -> None:
     typer.echo(f"{len(rows)} notification(s)")
 
 
+@app.command()
+def stats(
+    year: Annotated[int, typer.Option(help="incident year")],
+    db: DbOpt = "register.sqlite3",
+    csv: Annotated[Path | None, typer.Option(help="write the long-format CSV here")] = None,
+    html: Annotated[Path | None, typer.Option(help="write the HTML report here")] = None,
+) -> None:
+    """Distinct children and incidents of a year, beside each institution's notifications."""
+    from registry import report
+    from registry.stats import for_year
+    from registry.store import Store
+
+    with Store(db) as store:
+        figures = for_year(store.active_cases(), year)
+    typer.echo(report.text_table(figures), nl=False)
+    if csv is not None:
+        csv.write_text(report.to_csv(figures), "utf-8")
+    if html is not None:
+        html.write_text(report.to_html(figures), "utf-8")
+
+
+@app.command()
+def simulate(
+    children: Annotated[int, typer.Option(help="children in the synthetic year")] = 5000,
+    seed: Annotated[int, typer.Option(help="seed of the world")] = 2021,
+    year: Annotated[int, typer.Option(help="the year simulated")] = 2021,
+    root: Annotated[
+        Path | None, typer.Option(help="folder for the stack (default: a temporary one)")
+    ] = None,
+) -> None:
+    """Send a synthetic year through a fresh gateway and register; score the linkage."""
+    import tempfile
+
+    from registry.simulate import simulate_in_new_stack
+
+    with tempfile.TemporaryDirectory(prefix="simulate-") as tmp:
+        score = simulate_in_new_stack(root or Path(tmp), children=children, seed=seed, year=year)
+    typer.echo(score.report())
+
+
 def _cell(value: object) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))

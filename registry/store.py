@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,21 +35,44 @@ CREATE TABLE IF NOT EXISTS cases (
     last_notification_id TEXT NOT NULL,
     notification_count INTEGER NOT NULL,
     latest TEXT,
+    summary TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 )"""
+# Linking and statistics read only these fields of the latest flat form: kept beside it as a
+# small JSON so that a million cases are read in seconds, not parsed from the full form.
+SUMMARY_FIELDS = (
+    "case_key",
+    "institution",
+    "incident_reference",
+    "incident_date",
+    "child_pseudonyms",
+    "birth_date",
+    "age",
+    "age_band",
+    "sex",
+    "forms",
+    "outcome",
+    "relationships",
+    "setting",
+    "region",
+    "ekatte",
+    "references",
+)
 # new and update make the case active (an update of an unseen case is its first news); cancel
 # marks it cancelled and keeps the last known content.
 _APPLY = """
 INSERT INTO cases (case_key, institution, incident_reference, status, last_event,
-                   last_notification_id, notification_count, latest, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+                   last_notification_id, notification_count, latest, summary, created_at,
+                   updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 ON CONFLICT (case_key) DO UPDATE SET
     status = excluded.status,
     last_event = excluded.last_event,
     last_notification_id = excluded.last_notification_id,
     notification_count = cases.notification_count + 1,
     latest = COALESCE(excluded.latest, cases.latest),
+    summary = COALESCE(excluded.summary, cases.summary),
     updated_at = excluded.updated_at"""
 _CASE_COLUMNS = (
     "case_key, institution, incident_reference, status, last_event, last_notification_id, "
@@ -92,6 +116,7 @@ class Store:
         with self._tx() as run:
             run(_MESSAGES.format(serial=serial))
             run(_CASES)
+            self._add_summary(run)
 
     def close(self) -> None:
         self._conn.close()
@@ -105,33 +130,45 @@ class Store:
     def receive(self, flat: dict[str, Any], bundle: bytes) -> bool:
         """Store a notification and apply it to its case; False if its id was received before
         (then nothing changes)."""
+        return self.receive_many([(flat, bundle)]) == 1
+
+    def receive_many(self, items: Iterable[tuple[dict[str, Any], bytes]]) -> int:
+        """`receive` for each item, all in one transaction; how many were new."""
         now = datetime.now(UTC).isoformat()
-        nid, case_key, event = flat["notification_id"], flat["case_key"], flat["event"]
+        fresh = 0
         with self._tx() as run:
-            inserted = run(
-                "INSERT INTO messages (notification_id, case_key, event, institution,"
-                " registered_at, flat, bundle) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (notification_id) DO NOTHING",
-                (nid, case_key, event, flat["institution"], now, _json(flat), bundle.decode()),
-            ).rowcount
-            if not inserted:
-                return False
-            status = "cancelled" if event == "cancel" else "active"
-            latest = None if event == "cancel" else _json(flat)
-            run(
-                _APPLY,
-                (
-                    case_key,
-                    flat["institution"],
-                    flat["incident_reference"],
-                    status,
-                    event,
-                    nid,
-                    latest,
-                    now,
-                    now,
-                ),
-            )
+            for flat, bundle in items:
+                fresh += self._receive(run, flat, bundle, now)
+        return fresh
+
+    def _receive(self, run: _Run, flat: dict[str, Any], bundle: bytes, now: str) -> bool:
+        nid, case_key, event = flat["notification_id"], flat["case_key"], flat["event"]
+        inserted = run(
+            "INSERT INTO messages (notification_id, case_key, event, institution,"
+            " registered_at, flat, bundle) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (notification_id) DO NOTHING",
+            (nid, case_key, event, flat["institution"], now, _json(flat), bundle.decode()),
+        ).rowcount
+        if not inserted:
+            return False
+        status = "cancelled" if event == "cancel" else "active"
+        latest = None if event == "cancel" else _json(flat)
+        summary = None if event == "cancel" else _json(_summary(flat))
+        run(
+            _APPLY,
+            (
+                case_key,
+                flat["institution"],
+                flat["incident_reference"],
+                status,
+                event,
+                nid,
+                latest,
+                summary,
+                now,
+                now,
+            ),
+        )
         return True
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -149,6 +186,36 @@ class Store:
         for case in cases:
             case["latest"] = orjson.loads(case["latest"]) if case["latest"] else None
         return cases
+
+    def active_cases(self) -> list[dict[str, Any]]:
+        """The latest content of every active case, as the `SUMMARY_FIELDS` of its flat form
+        (cancelled cases left out, updates applied): the input of linking and statistics."""
+        with self._tx() as run:
+            rows = run("SELECT summary FROM cases WHERE status = 'active'").fetchall()
+        loads, enabled = orjson.loads, gc.isenabled()
+        gc.disable()  # a million fresh dicts would trigger full collections over and over
+        try:
+            return [loads(summary) for (summary,) in rows]
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _add_summary(self, run: _Run) -> None:
+        """Give a register created before the summary column one, filled from `latest`."""
+        if self.postgres:
+            found = run(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = 'cases' AND column_name = 'summary'"
+            ).fetchall()
+        else:
+            found = [r for r in run("PRAGMA table_info(cases)").fetchall() if r[1] == "summary"]
+        if found:
+            return
+        run("ALTER TABLE cases ADD COLUMN summary TEXT")
+        for key, latest in run("SELECT case_key, latest FROM cases").fetchall():
+            if latest:
+                summary = _json(_summary(orjson.loads(latest)))
+                run("UPDATE cases SET summary = ? WHERE case_key = ?", (summary, key))
 
     @contextmanager
     def _tx(self) -> Iterator[_Run]:
@@ -171,6 +238,10 @@ class Store:
             sql = sql.replace("?", "%s")
         cursor: _Cursor = self._conn.execute(sql, tuple(params))
         return cursor
+
+
+def _summary(flat: dict[str, Any]) -> dict[str, Any]:
+    return {name: flat.get(name) for name in SUMMARY_FIELDS}
 
 
 def _json(value: Any) -> str:

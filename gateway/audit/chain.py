@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from gateway.audit import merkle
 from gateway.store.db import Row, Tx
 
 KINDS = frozenset(
@@ -31,11 +32,12 @@ KINDS = frozenset(
         "retried",
         "dead-lettered",
         "read",
+        "purged",
     }
 )
 COLUMNS = (
     "seq, at, kind, institution, cert_fp, receipt_id, notification_ids, outcome, detail, "
-    "raw_sha256, prev_hash, hash"
+    "raw_sha256, prev_hash, hash, children"
 )
 
 
@@ -51,12 +53,13 @@ class Entry:
     outcome: str = ""
     detail: str = ""
     raw_sha256: str = ""
+    #: The children the step is about, as pseudonyms under the internal key (never rotated,
+    #: never sent), so that a search by child survives a linkage-key rotation.
+    children: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown audit kind {self.kind!r}")
-
-
 
 
 def canonical(seq: int, at: str, entry: Entry, prev_hash: str) -> bytes:
@@ -89,8 +92,10 @@ def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None
     seq, prev = int(head[0]), str(head[1])
     stamp = (at or datetime.now(UTC)).isoformat()
     rows = []
+    indexed: list[tuple[int, Entry]] = []
     for entry in entries:
         seq += 1
+        indexed.append((seq, entry))
         digest = _digest(seq, stamp, entry, prev)
         rows.append(
             (
@@ -106,13 +111,30 @@ def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None
                 entry.raw_sha256,
                 prev,
                 digest,
+                orjson.dumps(list(entry.children)).decode(),
             )
         )
         prev = digest
     if not rows:
         return
-    tx.executemany(f"INSERT INTO audit ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    tx.executemany(f"INSERT INTO audit ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    _index(tx, indexed)
     tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+    # The same records as Merkle leaves (RFC 6962), in the same transaction.
+    merkle.append_leaves(tx, seq - len(rows) + 1, [record_from_row(r).canonical() for r in rows])
+
+
+def _index(tx: Tx, records: list[tuple[int, Entry]]) -> None:
+    """The side tables that make search by notification id and by child an index lookup."""
+    notifications = {(n, seq) for seq, e in records for n in e.notification_ids}
+    children = {(c, seq) for seq, e in records for c in e.children}
+    if notifications:
+        tx.executemany(
+            "INSERT INTO audit_notification (notification_id, seq) VALUES (?,?)",
+            sorted(notifications),
+        )
+    if children:
+        tx.executemany("INSERT INTO audit_child (child, seq) VALUES (?,?)", sorted(children))
 
 
 def record_from_row(row: Row) -> Record:
@@ -125,6 +147,7 @@ def record_from_row(row: Row) -> Record:
         outcome=row[7],
         detail=row[8],
         raw_sha256=row[9],
+        children=tuple(orjson.loads(row[12])),
     )
     return Record(int(row[0]), row[1], entry, row[10], row[11])
 
@@ -171,6 +194,9 @@ def verify(tx: Tx) -> Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Query:
+    """Filters, all optional and combined with AND. `child` is an internal pseudonym (see
+    `gateway.audit.children.derive`), never a personal number; `after` pages by sequence."""
+
     institution: str | None = None
     receipt_id: str | None = None
     outcome: str | None = None
@@ -179,34 +205,78 @@ class Query:
     until: str | None = None
     notification_id: str | None = None
     limit: int = 1000
+    cert_fp: str | None = None
+    child: str | None = None
+    after: int = 0
+
+
+_CHUNK = 500  # sequence numbers per `IN (...)` when a side table drives the search
 
 
 def search(tx: Tx, q: Query) -> list[Record]:
+    """Records matching every filter, in sequence order, at most `q.limit`.
+
+    Child and notification filters read their side table first (an index range, already in
+    sequence order) and fetch those records by sequence number: a plan that does not depend
+    on the planner's statistics (PostgreSQL never auto-analyzes a partitioned parent, and a
+    merge join over the whole chain's primary key is what it then picks)."""
+    if q.child is None and not q.notification_id:
+        return _select(tx, q, None, q.limit)
+    candidates: list[int] | None = None
+    for table, column, value in (
+        ("audit_child", "child", q.child),
+        ("audit_notification", "notification_id", q.notification_id),
+    ):
+        if value:
+            rows = tx.all(
+                f"SELECT seq FROM {table} WHERE {column} = ? AND seq > ? ORDER BY seq",
+                (value, q.after),
+            )
+            seqs = [int(r[0]) for r in rows]
+            candidates = seqs if candidates is None else sorted(set(candidates) & set(seqs))
+    found: list[Record] = []
+    candidates = candidates or []
+    for i in range(0, len(candidates), _CHUNK):
+        found += _select(tx, q, candidates[i : i + _CHUNK], q.limit - len(found))
+        if len(found) >= q.limit:
+            break
+    return found
+
+
+def _select(tx: Tx, q: Query, seqs: list[int] | None, limit: int) -> list[Record]:
     where: list[str] = []
     params: list[Any] = []
+    # Given the sequence numbers, the other filters only check those rows: `|| ''` keeps
+    # either planner from preferring, say, the institution index over the few rows named.
+    plain = ""
+    if seqs is not None:
+        where.append(f"seq IN ({','.join('?' * len(seqs))})")
+        params += seqs
+        plain = " || ''"
     for column, value in (
         ("institution", q.institution),
         ("receipt_id", q.receipt_id),
         ("outcome", q.outcome),
         ("kind", q.kind),
+        ("cert_fp", q.cert_fp),
     ):
         if value is not None:
-            where.append(f"{column} = ?")
+            where.append(f"{column}{plain} = ?")
             params.append(value)
     if q.since:
-        where.append("at >= ?")
+        where.append(f"at{plain} >= ?")
         params.append(q.since)
     if q.until:
-        where.append("at < ?")
+        where.append(f"at{plain} < ?")
         params.append(q.until)
-    if q.notification_id:
-        where.append("notification_ids LIKE ?")
-        params.append(f'%"{q.notification_id}"%')
+    if q.after:
+        where.append("seq > ?")
+        params.append(q.after)
     sql = f"SELECT {COLUMNS} FROM audit"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq LIMIT ?"
-    params.append(q.limit)
+    params.append(limit)
     return [record_from_row(r) for r in tx.all(sql, params)]
 
 

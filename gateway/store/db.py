@@ -169,6 +169,10 @@ class Database:
                     future.set_exception(failure)
             return
         for future, ok, value in results:
+            # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
+            # committed all the same, and nobody is left to tell.
+            if future.done():
+                continue
             if ok:
                 future.set_result(value)
             else:

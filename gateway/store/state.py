@@ -11,6 +11,7 @@ from gateway.facts import DataWarning
 from gateway.receipts import Receipt
 from gateway.records import LiveChild
 from gateway.store.db import Row, Tx
+from gateway.store.payload_keys import SealedPayload
 
 _RECEIPT = "receipt_id, institution, received_at, status, notification_ids, warnings"
 
@@ -43,7 +44,7 @@ def receipt_by_id(tx: Tx, institution: str, receipt_id: str) -> Receipt | None:
 
 
 def save_receipt(
-    tx: Tx, receipt: Receipt, message_id: str, raw_sha256: str, key_id: str, sealed: bytes
+    tx: Tx, receipt: Receipt, message_id: str, raw_sha256: str, payload: SealedPayload
 ) -> None:
     tx.execute(
         "INSERT INTO receipts (receipt_id, institution, message_id, received_at, status, "
@@ -60,8 +61,8 @@ def save_receipt(
         ),
     )
     tx.execute(
-        "INSERT INTO payloads (receipt_id, key_id, sealed) VALUES (?,?,?)",
-        (receipt.receipt_id, key_id, sealed),
+        "INSERT INTO payloads (receipt_id, period, key_id, sealed) VALUES (?,?,?,?)",
+        (receipt.receipt_id, payload.period, payload.key_id, payload.blob),
     )
 
 

@@ -1,0 +1,259 @@
+"""Linking and statistics at national scale: synthetic notifications straight into a register
+store, then read + link + statistics timed.
+
+The notifications are flat forms as the register stores them (the gateway is not involved):
+incidents with one to three children, seen by the police (one file for all children), the
+prosecution (citing the police file), ОЗД (one signal per child, often citing the police file),
+the helpline (often anonymous, sometimes citing the ОЗД signal) and schools; children recur
+across incidents; a few cases are updated or cancelled. Figures are printed, never asserted.
+
+    .venv/bin/python bench/linking.py                      # 1,000,000 notifications, SQLite
+    .venv/bin/python bench/linking.py --count 100000 --postgres postgresql://postgres@127.0.0.1:5432/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+
+from registry.linking import link
+from registry.stats import statistics
+from registry.store import Store
+
+_FORMS = ("physical", "psychological", "sexual", "neglect", "bullying", "online")
+_RELATIONSHIPS = ("parent", "step-parent", "other-relative", "peer", "acquaintance", "stranger")
+_SETTINGS = ("family", "school", "public-place", "online", "other")
+_OUTCOMES = ("fatal", "injured", "not-injured", "unknown")
+_BANDS = ("0-5", "6-11", "12-14", "15-17")
+_BATCH = 20_000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1_000_000, help="notifications to store")
+    parser.add_argument("--db", type=Path, default=Path("var/bench/linking.sqlite3"))
+    parser.add_argument("--postgres", metavar="URL", help="a fresh schema on this server instead")
+    parser.add_argument("--reuse", action="store_true", help="keep an existing --db as it is")
+    parser.add_argument("--year", type=int, default=2021)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(args.postgres, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+            try:
+                sep = "&" if "?" in args.postgres else "?"
+                url = f"{args.postgres}{sep}options={quote(f'-csearch_path={schema}')}"
+                run(url, args, fill=True)
+            finally:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        return 0
+    fill = not (args.reuse and args.db.exists())
+    if fill:
+        args.db.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.db}{suffix}").unlink(missing_ok=True)
+    run(str(args.db), args, fill=fill)
+    return 0
+
+
+def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
+    truth: dict[str, tuple[int, tuple[int, int]]] = {}  # case key -> (true child, true incident)
+    with Store(target) as store:
+        if fill:
+            started = time.perf_counter()
+            stored = 0
+            batch: list[tuple[dict[str, Any], bytes]] = []
+            for flat in notifications(args.count, random.Random(args.seed), truth):
+                batch.append((flat, b"{}"))
+                if len(batch) == _BATCH:
+                    stored += store.receive_many(batch)
+                    batch.clear()
+            stored += store.receive_many(batch)
+            print(f"stored {stored:,} notifications in {time.perf_counter() - started:.1f} s")
+        t0, c0 = time.perf_counter(), time.process_time()
+        cases = store.active_cases()
+    t1, c1 = time.perf_counter(), time.process_time()
+    linkage = link(cases)
+    t2, c2 = time.perf_counter(), time.process_time()
+    figures = statistics(cases, linkage, args.year)
+    t3, c3 = time.perf_counter(), time.process_time()
+    rules = Counter(r.rule for r in linkage.reasons)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    backend = "PostgreSQL" if target.startswith("postgres") else "SQLite"
+    print(f"backend {backend}, {len(cases):,} active cases")
+    # CPU time beside wall time: on a shared machine the wall clock also measures the others.
+    print(f"read   {t1 - t0:6.1f} s wall {c1 - c0:6.1f} s CPU")
+    print(f"link   {t2 - t1:6.1f} s wall {c2 - c1:6.1f} s CPU")
+    print(f"stats  {t3 - t2:6.1f} s wall {c3 - c2:6.1f} s CPU   (year {args.year})")
+    print(f"total  {t3 - t0:6.1f} s wall {c3 - c0:6.1f} s CPU   peak RSS {peak:,.0f} MiB")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"children {linkage.children():,}, incidents {linkage.incidents():,},"
+        f" unlinked {len(linkage.unlinked):,}, ambiguous {len(linkage.ambiguous):,}"
+    )
+    print("links by rule: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())))
+    total = figures.total
+    print(
+        f"{args.year}: {total.children:,} children, {total.incidents:,} incidents, notifications "
+        + ", ".join(f"{s} {n:,}" for s, n in total.notifications.items() if n)
+    )
+    if truth:
+        for name, found, part in (
+            ("children", linkage.child_of, 0),
+            ("incidents", linkage.incident_of, 1),
+        ):
+            precision, recall, distinct = _pairs(found, {k: t[part] for k, t in truth.items()})
+            print(
+                f"{name} against the generator's truth: pair precision {precision:.4f},"
+                f" pair recall {recall:.4f}, {distinct:,} true"
+            )
+
+
+def _pairs(found: dict[str, str], truth: dict[str, Any]) -> tuple[float, float, int]:
+    """Pairwise precision and recall of a grouping (pairs of cases put together), and the
+    number of true groups among the active cases."""
+    keys = [k for k in found if k in truth]
+    both = Counter((found[k], truth[k]) for k in keys)
+    said = Counter(found[k] for k in keys)
+    real = Counter(truth[k] for k in keys)
+
+    def pairs(counts: Counter[Any]) -> int:
+        return sum(n * (n - 1) // 2 for n in counts.values())
+
+    right = pairs(both)
+    return right / max(pairs(said), 1), right / max(pairs(real), 1), len(real)
+
+
+def notifications(
+    count: int, rnd: random.Random, truth: dict[str, tuple[int, tuple[int, int]]]
+) -> Iterator[dict[str, Any]]:
+    """`count` flat notifications: new ones incident by incident, some updates and cancels;
+    `truth` gets each case's true child and incident."""
+    made = 0
+    children: list[dict[str, Any]] = []
+    live: list[dict[str, Any]] = []
+    incident = 0
+    while made < count:
+        incident += 1
+        for flat in _incident(incident, children, rnd, truth):
+            yield flat
+            live.append(flat)
+            made += 1
+            if made >= count:
+                return
+        if live and rnd.random() < 0.04:
+            old = live[rnd.randrange(len(live))]
+            event = "cancel" if rnd.random() < 0.25 else "update"
+            yield {**old, "notification_id": _uuid(rnd), "event": event}
+            made += 1
+
+
+def _incident(
+    n: int,
+    known: list[dict[str, Any]],
+    rnd: random.Random,
+    truth: dict[str, tuple[int, tuple[int, int]]],
+) -> list[dict[str, Any]]:
+    day = date(2020, 1, 1) + timedelta(rnd.randrange(3 * 365))
+    kids = [_child(known, day, rnd) for _ in range(rnd.choices((1, 2, 3), (85, 10, 5))[0])]
+    forms = rnd.sample(_FORMS, rnd.choice((1, 1, 2)))
+    common = {
+        "forms": forms,
+        "outcome": rnd.choices(_OUTCOMES, (1, 30, 50, 19))[0],
+        "relationships": [rnd.choice(_RELATIONSHIPS)],
+        "setting": rnd.choice(_SETTINGS),
+        "region": f"BG-{rnd.randrange(1, 29):02d}",
+    }
+    found: list[dict[str, Any]] = []
+    mvr = f"ЗМ-{n}/{day.year}" if rnd.random() < 0.5 else None
+
+    def case(
+        slug: str, record: str, kid: dict[str, Any], refs: dict[str, str], **more: Any
+    ) -> None:
+        shift = timedelta(rnd.choice((0, 0, 0, 1, 2)))
+        nid, key = _uuid(rnd), _uuid(rnd)
+        truth[key] = (kid["n"], (kid["n"], n))  # an incident is one child in one incident
+        found.append(
+            {
+                "notification_id": nid,
+                "case_key": key,
+                "event": "new",
+                "institution": slug,
+                "incident_reference": f"{slug}:{record}",
+                "incident_date": (day + shift).isoformat(),
+                "child_pseudonyms": kid["pseudonyms"],
+                "birth_date": kid["birth_date"],
+                "age": None,
+                "age_band": None,
+                "sex": kid["sex"],
+                "references": refs,
+                "ekatte": None,
+                **common,
+                **more,
+            }
+        )
+
+    if mvr:
+        for kid in kids:
+            case("mvr", mvr, kid, {})
+        if rnd.random() < 0.4:
+            for kid in kids:
+                case("prosecution", f"ДП {n}/{day.year}", kid, {"mvr": mvr})
+    for k, kid in enumerate(kids):
+        signal = f"ОЗД-{n}-{k}" if rnd.random() < 0.5 else None
+        if signal:
+            case("ozd", signal, kid, {"mvr": mvr} if mvr and rnd.random() < 0.7 else {})
+        if rnd.random() < 0.3:
+            anonymous = {**kid, "pseudonyms": [], "birth_date": None}
+            refs = {"ozd": signal} if signal and rnd.random() < 0.5 else {}
+            if rnd.random() < 0.6:
+                case("helpline", f"HL-{n}-{k}", anonymous, refs, age_band=_band(kid, day))
+            else:
+                case("helpline", f"HL-{n}-{k}", kid, refs)
+        if rnd.random() < 0.1:
+            case("schools", f"{n % 3000:06d}/{n}-{k}", kid, {"ozd": signal} if signal else {})
+    return found
+
+
+def _uuid(rnd: random.Random) -> str:
+    """A random UUID from the seeded generator: the same data on every backend and run."""
+    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
+def _child(known: list[dict[str, Any]], day: date, rnd: random.Random) -> dict[str, Any]:
+    if known and rnd.random() < 0.25:  # a child seen before, in another incident
+        return known[rnd.randrange(len(known))]
+    born = day - timedelta(rnd.randrange(18 * 365))
+    identified = rnd.random() < 0.9
+    value = f"{rnd.getrandbits(256):064x}"
+    kid = {
+        "pseudonyms": [{"key_id": "k1", "value": value}] if identified else [],
+        "birth_date": born.isoformat(),
+        "sex": rnd.choice(("male", "female")),
+        "n": len(known),
+    }
+    known.append(kid)
+    return kid
+
+
+def _band(kid: dict[str, Any], day: date) -> str:
+    years = (day - date.fromisoformat(kid["birth_date"])).days // 365
+    return next((b for b in _BANDS if int(b.split("-")[1]) >= years), "15-17")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,318 @@
+"""National statistics for one year: distinct children and incidents, beside what each
+institution notified.
+
+Definitions (registry/README.md explains them):
+
+- An incident is one child in one incident (the methodology's counting unit), as linked by
+  `registry.linking`; it belongs to the year of its earliest incident date. A child is counted
+  in a year when one of its incidents is.
+- A figure for a value counts the children (incidents) having that value in an incident of
+  the year. Violence forms, perpetrator relationships, setting, region and reporting
+  institution can hold several values for one incident (institutions see an incident
+  differently): it is counted under each, so those rows may add up to more than the total;
+  `unknown`/`unspecified` is used only when no institution knew better. Outcome (the highest,
+  methodology §7), sex and age band hold one value each and add up to the total.
+- Notifications are the active cases (cancels and updates applied) of each institution whose
+  own incident date falls in the year, counted under their own values: what each institution
+  says, beside how many children that is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from gateway.codes import INSTITUTIONS, OUTCOMES, RELATIONSHIPS, SETTINGS, SEXES, VIOLENCE_FORMS
+from registry.linking import Linkage, link, paused_gc
+
+#: Statistical age bands: the helpline's, the coarsest any institution gives, so that every
+#: child with any age information falls in exactly one.
+AGE_BANDS = ("0-5", "6-11", "12-14", "15-17")
+REGIONS = tuple(f"BG-{n:02d}" for n in range(1, 29))
+#: Settlement (EKATTE) to region for the settlements the methodology names; a full register
+#: loads the whole EKATTE classifier here.
+EKATTE_REGIONS = {
+    "68134": "BG-22",
+    "56784": "BG-16",
+    "10135": "BG-03",
+    "07079": "BG-02",
+    "63427": "BG-18",
+}
+UNKNOWN = "unknown"
+
+#: Each dimension with its values in listing order (`unknown` last where it exists).
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "violence-form": VIOLENCE_FORMS,
+    "outcome": OUTCOMES,
+    "age-band": (*AGE_BANDS, UNKNOWN),
+    "sex": SEXES,
+    "region": (*REGIONS, UNKNOWN),
+    "setting": SETTINGS,
+    "perpetrator-relationship": RELATIONSHIPS,
+    "institution": INSTITUTIONS,
+}
+_MULTI = ("violence-form", "region", "setting", "perpetrator-relationship", "institution")
+_VAGUE = frozenset({UNKNOWN, "unspecified"})
+_OUTCOME_RANK = {value: n for n, value in enumerate(OUTCOMES)}
+
+Cell = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    dimension: str
+    value: str
+    children: int
+    incidents: int
+    #: Active cases per institution slug, in `Statistics.institutions` order.
+    notifications: dict[str, int]
+
+
+@dataclass(slots=True)
+class Statistics:
+    year: int
+    institutions: tuple[str, ...]
+    total: Row
+    rows: list[Row]
+    #: Cases of the year without a pseudonym that nothing linked (each counted as a child).
+    unlinked: int = 0
+    #: Cases of the year a reference tied to an incident of several possible children.
+    ambiguous: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        def row(r: Row) -> dict[str, Any]:
+            return {
+                "dimension": r.dimension,
+                "value": r.value,
+                "children": r.children,
+                "incidents": r.incidents,
+                "notifications": r.notifications,
+            }
+
+        return {
+            "year": self.year,
+            "institutions": list(self.institutions),
+            "total": row(self.total),
+            "unlinked_cases": self.unlinked,
+            "ambiguous_cases": self.ambiguous,
+            "rows": [row(r) for r in self.rows],
+        }
+
+
+def for_year(cases: Sequence[Mapping[str, Any]], year: int) -> Statistics:
+    """Link every active case (links cross years), then count the year."""
+    return statistics(cases, link(cases), year)
+
+
+def statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int) -> Statistics:
+    """The year's figures from the active cases (flat forms) and their linkage."""
+    with paused_gc():
+        return _statistics(cases, linkage, year)
+
+
+def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int) -> Statistics:
+    prefix = f"{year:04d}"
+    by_incident: dict[str, list[int]] = defaultdict(list)
+    first_date: dict[str, str] = {}
+    notified: dict[Cell, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    total_notified: dict[str, int] = defaultdict(int)
+    facts: list[_Facts | None] = [None] * len(cases)
+    own_cells: list[list[Cell] | None] = [None] * len(cases)
+    incident_of = linkage.incident_of
+    for i, case in enumerate(cases):
+        incident = incident_of[case["case_key"]]
+        day = (case.get("incident_date") or "")[:10]
+        by_incident[incident].append(i)
+        if day and (incident not in first_date or day < first_date[incident]):
+            first_date[incident] = day
+        if day.startswith(prefix):
+            own = facts[i] = _facts(case)
+            slug = own.institution
+            total_notified[slug] += 1
+            cells = own_cells[i] = own.cells()
+            for cell in cells:
+                notified[cell][slug] += 1
+
+    children: dict[Cell, set[str]] = defaultdict(set)
+    incidents: dict[Cell, int] = defaultdict(int)
+    year_children: set[str] = set()
+    year_incidents = 0
+    child_of = linkage.child_of
+    for incident, members in by_incident.items():
+        if not first_date.get(incident, "").startswith(prefix):
+            continue
+        child = child_of[cases[members[0]]["case_key"]]
+        year_children.add(child)
+        year_incidents += 1
+        if len(members) == 1 and own_cells[members[0]] is not None:
+            incident_cells = own_cells[members[0]] or []
+        else:
+            incident_cells = _incident_cells([facts[i] or _facts(cases[i]) for i in members])
+        for cell in incident_cells:
+            incidents[cell] += 1
+            children[cell].add(child)
+
+    def in_year(keys: Iterable[str]) -> int:
+        return sum(first_date.get(incident_of[k], "").startswith(prefix) for k in keys)
+
+    slugs = _institutions(total_notified)
+    rows = [
+        Row(
+            dimension,
+            value,
+            len(children.get((dimension, value), ())),
+            incidents.get((dimension, value), 0),
+            {s: notified.get((dimension, value), {}).get(s, 0) for s in slugs},
+        )
+        for dimension, values in _values(children, notified).items()
+        for value in values
+    ]
+    total = Row(
+        "total",
+        "all",
+        len(year_children),
+        year_incidents,
+        {s: total_notified.get(s, 0) for s in slugs},
+    )
+    return Statistics(
+        year,
+        slugs,
+        total,
+        rows,
+        unlinked=in_year(linkage.unlinked),
+        ambiguous=in_year(linkage.ambiguous),
+    )
+
+
+@dataclass(slots=True)
+class _Facts:
+    """One case's value(s) in each dimension; `precision` ranks its age source (0 = best)."""
+
+    institution: str
+    forms: tuple[str, ...]
+    outcome: str
+    age_band: str
+    precision: int
+    sex: str
+    region: str
+    setting: str
+    relationships: tuple[str, ...]
+
+    def cells(self) -> list[Cell]:
+        return [
+            *(("violence-form", f) for f in self.forms),
+            ("outcome", self.outcome),
+            ("age-band", self.age_band),
+            ("sex", self.sex),
+            ("region", self.region),
+            ("setting", self.setting),
+            *(("perpetrator-relationship", r) for r in self.relationships),
+            ("institution", self.institution),
+        ]
+
+
+def _facts(case: Mapping[str, Any]) -> _Facts:
+    band, precision = _age_band(case)
+    region = case.get("region") or EKATTE_REGIONS.get(str(case.get("ekatte")), UNKNOWN)
+    return _Facts(
+        institution=str(case.get("institution") or UNKNOWN),
+        forms=tuple(case.get("forms") or ("unspecified",)),
+        outcome=case.get("outcome") or UNKNOWN,
+        age_band=band,
+        precision=precision,
+        sex=case.get("sex") or UNKNOWN,
+        region=region,
+        setting=case.get("setting") or UNKNOWN,
+        relationships=tuple(case.get("relationships") or (UNKNOWN,)),
+    )
+
+
+def _incident_cells(facts: list[_Facts]) -> list[Cell]:
+    if len(facts) == 1:
+        return facts[0].cells()
+    multi: dict[str, set[str]] = {name: set() for name in _MULTI}
+    for f in facts:
+        multi["violence-form"].update(f.forms)
+        multi["region"].add(f.region)
+        multi["setting"].add(f.setting)
+        multi["perpetrator-relationship"].update(f.relationships)
+        multi["institution"].add(f.institution)
+    cells: list[Cell] = []
+    for name, values in multi.items():
+        known = values - _VAGUE
+        cells.extend((name, v) for v in (known or values))
+    outcome = min((f.outcome for f in facts), key=lambda o: _OUTCOME_RANK.get(o, len(OUTCOMES)))
+    sexes = {f.sex for f in facts}
+    sex = next((s for s in SEXES if s in sexes), UNKNOWN)
+    age_band = min(facts, key=lambda f: f.precision).age_band
+    cells += [("outcome", outcome), ("sex", sex), ("age-band", age_band)]
+    return cells
+
+
+def _age_band(case: Mapping[str, Any]) -> tuple[str, int]:
+    """The statistical age band at the incident date, and how precise its source was."""
+    on = _date(case.get("incident_date"))
+    birth = str(case.get("birth_date") or "")
+    if birth and on:
+        parts = birth[:10].split("-")
+        try:
+            year = int(parts[0])
+            months = (int(parts[1]),) * 2 if len(parts) > 1 else (1, 12)
+            days = (int(parts[2]),) * 2 if len(parts) > 2 else (1, 31)
+        except ValueError:
+            return UNKNOWN, 5
+        # The oldest and youngest the child can be: the band is known when both agree.
+        oldest = _band(_age(year, months[0], days[0], on))
+        youngest = _band(_age(year, months[1], days[1], on))
+        return (oldest if oldest == youngest else UNKNOWN), 3 - len(parts)
+    age = case.get("age")
+    if isinstance(age, int | float):
+        return _band(int(age)), 3
+    band = case.get("age_band")
+    if band in AGE_BANDS:
+        return str(band), 4
+    return UNKNOWN, 5
+
+
+def _age(year: int, month: int, day: int, on: date) -> int:
+    """Completed years on `on` of a child born on that day (29 February ages on 28 February)."""
+    birthday = (month, min(day, 28 if month == 2 else 31))
+    if (month, day) == (2, 29) and _leap(on.year):
+        birthday = (2, 29)
+    return on.year - year - ((on.month, on.day) < birthday)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _band(age: int) -> str:
+    for band in AGE_BANDS:
+        low, _, high = band.partition("-")
+        if int(low) <= age <= int(high):
+            return band
+    return UNKNOWN
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _institutions(found: Mapping[str, int]) -> tuple[str, ...]:
+    return (*INSTITUTIONS, *sorted(set(found) - set(INSTITUTIONS)))
+
+
+def _values(*seen: Mapping[Cell, Any]) -> dict[str, tuple[str, ...]]:
+    """Every dimension's listed values, then any value the data holds beyond the code system."""
+    extra: dict[str, set[str]] = defaultdict(set)
+    for cells in seen:
+        for dimension, value in cells:
+            if value not in DIMENSIONS[dimension]:
+                extra[dimension].add(value)
+    return {name: (*values, *sorted(extra[name])) for name, values in DIMENSIONS.items()}
