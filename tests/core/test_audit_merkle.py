@@ -7,7 +7,6 @@ rebuilding the roots recursively; it imports nothing from the code under test.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from gateway import audit
 from gateway.audit import checkpoint, merkle, note, offline, proofs
 from gateway.audit.chain import COLUMNS, Entry, canonical, record_from_row
 from gateway.store.db import Database, Tx
-from tests import pg
 from tests.rfc6962 import (
     ref_consistency_ok,
     ref_inclusion_ok,
@@ -113,19 +111,6 @@ def test_consistency_proofs_for_every_pair(n: int) -> None:
 ORIGIN = "test.example/audit"
 KEY = Ed25519PrivateKey.generate()
 PUB = KEY.public_key()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(str(tmp_path / "store.sqlite3"))
-        yield database
-        database.close()
-    else:
-        with pg.schema() as url:
-            database = Database(url)
-            yield database
-            database.close()
 
 
 def _append(db: Database, n: int, receipt: str = "r") -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +22,6 @@ from gateway.pipeline import Pipeline
 from gateway.receipts import Caller, Receipt
 from gateway.resources import mappings_dir
 from gateway.store.db import Database
-from tests import pg
 from tests.core.test_pipeline import StandIn
 
 KEYS = Keyring((LinkageKey("k", b"1" * 32),), b"2" * 32)
@@ -61,19 +58,6 @@ def record(record_key: str, kids: list[Child], **kw: object) -> SourceRecord:
         forms=frozenset({"physical"}),
     )
     return replace(base, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(str(tmp_path / "store.sqlite3"))
-        yield database
-        database.close()
-    else:
-        with pg.schema() as url:
-            database = Database(url)
-            yield database
-            database.close()
 
 
 def send(pipeline: Pipeline, slug: str, rec: SourceRecord) -> Receipt:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -31,22 +30,6 @@ MASTER = Sealer("master-1", bytes(range(32)))
 NEW_MASTER = Sealer("master-2", bytes(range(32, 64)))
 NOW = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 RAW = "<Egn>0443056096</Egn><FirstName>Мария</FirstName>".encode()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "store.sqlite3")
-    else:
-        with pg.schema() as found:
-            yield found
-
-
-@pytest.fixture
-def db(url: str) -> Iterator[Database]:
-    database = Database(url)
-    yield database
-    database.close()
 
 
 def keep(db: Database, at: datetime, raw: bytes = RAW, keys: PayloadKeys | None = None) -> str:

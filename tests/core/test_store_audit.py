@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,6 @@ from gateway.audit import Entry
 from gateway.errors import Unavailable
 from gateway.store import outbox
 from gateway.store.db import Database, Tx
-from tests import pg
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        database = Database(str(tmp_path / "store.sqlite3"))
-        yield database
-        database.close()
-    else:
-        with pg.schema() as url:
-            database = Database(url)
-            yield database
-            database.close()
 
 
 def _append(db: Database, n: int, kind: str = "received") -> None:
