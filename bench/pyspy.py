@@ -43,11 +43,11 @@ STAGES = (
     ("  intake unit (record state, outbox, audit)", "Pipeline._commit ("),
     ("    Composed.finish (ids, render canonical bundles)", "Composed.finish ("),
     ("    profile validate", "validate (gateway/profile"),
-    ("  audit.append (every unit)", "append (gateway/audit.py"),
+    ("  audit.append (every unit)", "append (gateway/audit/chain.py"),
     ("  forwarder claim unit", "Forwarder.step.<locals>.claim ("),
     ("  forwarder settle unit", "Forwarder._settle ("),
     ("forwarder: POST to the register (httpx)", "Forwarder.step.<locals>.send ("),
-    ("HTTP server outside the app (uvicorn, h11)", "H11Protocol."),
+    ("HTTP server outside the app (uvicorn, httptools)", "HttpToolsProtocol."),
     ("TLS records of the server (asyncio sslproto)", "SSLProtocol."),
 )
 OTHER = "anything else (event loop, scheduling, thread hand-offs)"
