@@ -9,7 +9,7 @@ access logs keep), derives the internal pseudonym at once and records only that.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import orjson
@@ -29,6 +29,7 @@ OFFICER = "security-officer"
 PREFIX = "/api/v1/audit"
 MAX_LIMIT = 10_000
 FHIR_NDJSON = "application/fhir+ndjson"
+TREE_SIZE = "X-Audit-Tree-Size"
 
 
 class Filters(BaseModel):
@@ -121,15 +122,25 @@ def router(db: Database, keyring: Keyring, legal_basis: Mapping[str, str]) -> AP
         request: Request,
         since: Annotated[str | None, Query(alias="from")] = None,
         until: Annotated[str | None, Query(alias="to")] = None,
+        tree_size: Annotated[int | None, Query(ge=1)] = None,
+        checkpoint: bool = False,
     ) -> Response:
+        """The period's AuditEvents up to the stored checkpoint of `tree_size` records (default
+        the latest), each with its record bytes and inclusion proof in that tree; the size is
+        in `X-Audit-Tree-Size`. `checkpoint=true` answers that checkpoint's signed note instead,
+        for the inspector to verify the export against."""
         query = chain.Query(since=since, until=until)
-        await officer(request, "api export", query)
-
-        async def lines() -> AsyncIterator[bytes]:
-            async for rec in export.records_async(db, query):
-                yield export.ndjson_line(rec, legal_basis)
-
-        return StreamingResponse(lines(), media_type=FHIR_NDJSON)
+        await officer(request, "api export checkpoint" if checkpoint else "api export", query)
+        signed = await db.read(lambda tx: export.stored_checkpoint(tx, tree_size))
+        if signed is None and (tree_size is not None or checkpoint):
+            raise HTTPException(404, "no signed checkpoint of that size")
+        size = None if signed is None else signed[0]
+        headers = {} if size is None else {TREE_SIZE: str(size)}
+        if checkpoint:
+            assert signed is not None
+            return Response(signed[1], media_type="text/plain; charset=utf-8", headers=headers)
+        lines = export.lines_async(db, query, legal_basis, size)
+        return StreamingResponse(lines, media_type=FHIR_NDJSON, headers=headers)
 
     @api.get("/checkpoint")
     async def checkpoint(request: Request) -> Response:

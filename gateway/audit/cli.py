@@ -31,7 +31,10 @@ def audit_verify(
         typer.Option("--config", "-c", envvar="GATEWAY_CONFIG", help="The gateway's TOML file."),
     ] = None,
     bundle: Annotated[Path | None, typer.Option(help="A proof bundle (offline).")] = None,
-    export: Annotated[Path | None, typer.Option(help="A records export (offline).")] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="An export, offline: FHIR AuditEvents (`export`) or raw records."),
+    ] = None,
     checkpoint: Annotated[
         list[Path] | None, typer.Option(help="A signed checkpoint file (OLD, then NEW).")
     ] = None,
@@ -125,23 +128,37 @@ def audit_export(
     config: ConfigOpt,
     since: FromOpt = None,
     until: ToOpt = None,
-    out: Annotated[Path | None, typer.Option(help="NDJSON file; default stdout")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="NDJSON file (its checkpoint beside it); default stdout")
+    ] = None,
 ) -> None:
-    """The records of a period as FHIR R4 AuditEvents (IHE BALP), one per line."""
+    """The records of a period as FHIR R4 AuditEvents (IHE BALP), one per line, each with its
+    record bytes and inclusion proof against a checkpoint signed now (`OUT.checkpoint`)."""
     settings = settings_from(config)
     query = audit.Query(since=since, until=until)
     db = Database(settings.database)
     count = 0
     try:
         db.write_sync(lambda tx: audit.append(tx, [export.read_entry("cli export", query)]))
+        # Signed after the read record, so the export's own read is in the tree it is proved in.
+        signed = proofs_cli.latest(db, settings)
+        size = None if signed is None else signed.size
         with contextlib.ExitStack() as files:
             sink = files.enter_context(out.open("wb")) if out else sys.stdout.buffer
-            for rec in export.records(db, query):
-                sink.write(export.ndjson_line(rec, settings.legal_basis))
+            for line in export.lines(db, query, settings.legal_basis, size):
+                sink.write(line)
                 count += 1
     finally:
         db.close()
     typer.echo(f"{count} AuditEvent(s)", err=True)
+    if signed is None:
+        typer.echo("no signed checkpoint: the events carry no inclusion proof", err=True)
+    elif out is not None:
+        beside = out.with_name(out.name + ".checkpoint")
+        beside.write_text(signed.text, "utf-8")
+        typer.echo(f"proved against the checkpoint of {signed.size} records: {beside}", err=True)
+    else:
+        typer.echo(f"proved against the checkpoint of {signed.size} records", err=True)
 
 
 @audit_app.command("report")

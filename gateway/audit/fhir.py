@@ -7,6 +7,10 @@ lifecycle codes and the gateway's own step code refine each. Entities are identi
 receipt, notifications, the raw message's digest, and the child as the gateway's internal
 pseudonym; never a personal number or a name. The purpose of use is the legal basis configured
 for the institution (or for the register, or for the officer's reads).
+
+An exported event also carries its evidence in two extensions (`with_evidence`): the record's
+canonical bytes (the chain hash and the RFC 6962 leaf are over them) and, against a signed
+checkpoint, the leaf's inclusion proof. `offline` re-renders the event from those bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit.chain import Record
+from gateway.codes import CANONICAL_BASE
 from gateway.tls import GATEWAY_URI, URN_PREFIX
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -192,6 +197,15 @@ def _entities(rec: Record) -> list[dict[str, Any]]:
     return out
 
 
+def basis_key(rec: Record) -> str:
+    """Whose legal basis is the event's purpose: the register's, the officer's, the gateway's
+    own (retention), or the institution's."""
+    direction = STEPS.get(rec.entry.kind, _OTHER).direction
+    return {"out": REGISTER, "read": OFFICER, "self": RETENTION}.get(
+        direction, rec.entry.institution
+    )
+
+
 def render(rec: Record, legal_basis: Mapping[str, str]) -> dict[str, Any]:
     """The AuditEvent of one record; its id is the record's chain hash, so it names the record
     and changes if the record does."""
@@ -213,10 +227,7 @@ def render(rec: Record, legal_basis: Mapping[str, str]) -> dict[str, Any]:
     description = "; ".join(x for x in (e.outcome, e.detail) if x)
     if description:
         event["outcomeDesc"] = description
-    purpose = _purpose(
-        legal_basis,
-        {"out": REGISTER, "read": OFFICER, "self": RETENTION}.get(step.direction, e.institution),
-    )
+    purpose = _purpose(legal_basis, basis_key(rec))
     if purpose:
         event["purposeOfEvent"] = purpose
     event["agent"] = _agents(rec, legal_basis)
@@ -229,3 +240,91 @@ def render(rec: Record, legal_basis: Mapping[str, str]) -> dict[str, Any]:
     if entities:
         event["entity"] = entities
     return event
+
+
+# -- evidence: what lets an inspector check an exported event offline -----------------------
+
+EXT_RECORD = f"{CANONICAL_BASE}/StructureDefinition/audit-record"
+EXT_INCLUSION = f"{CANONICAL_BASE}/StructureDefinition/audit-inclusion-proof"
+EVIDENCE = frozenset({EXT_RECORD, EXT_INCLUSION})
+
+
+@dataclass(frozen=True, slots=True)
+class Inclusion:
+    """RFC 6962 PATH(leaf_index, D[tree_size]), bottom-up: the leaf is in the signed tree."""
+
+    tree_size: int
+    leaf_index: int
+    path: tuple[bytes, ...]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def with_evidence(event: dict[str, Any], rec: Record, proof: Inclusion | None) -> dict[str, Any]:
+    """`event` with the record's canonical bytes and (when exported against a checkpoint) its
+    inclusion proof as extensions; the readable content is left exactly as rendered."""
+    extensions: list[dict[str, Any]] = [
+        {"url": EXT_RECORD, "valueBase64Binary": _b64(rec.canonical())}
+    ]
+    if proof is not None:
+        parts: list[dict[str, Any]] = [
+            {"url": "tree-size", "valueInteger": proof.tree_size},
+            {"url": "leaf-index", "valueInteger": proof.leaf_index},
+            *({"url": "path", "valueBase64Binary": _b64(h)} for h in proof.path),
+        ]
+        extensions.append({"url": EXT_INCLUSION, "extension": parts})
+    rest = {k: v for k, v in event.items() if k not in ("resourceType", "id")}
+    return {
+        "resourceType": event["resourceType"],
+        "id": event["id"],
+        "extension": extensions,
+        **rest,
+    }
+
+
+def without_evidence(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The readable part: `event` less the evidence extensions (what `render` produces)."""
+    out = dict(event)
+    rest = [
+        x
+        for x in out.pop("extension", [])
+        if not (isinstance(x, dict) and x.get("url") in EVIDENCE)
+    ]
+    if rest:
+        out["extension"] = rest
+    return out
+
+
+class EvidenceError(ValueError):
+    """An event whose evidence extensions are missing or malformed."""
+
+
+def evidence(event: Mapping[str, Any]) -> tuple[bytes, Inclusion | None]:
+    """The record bytes and the inclusion proof (None when the export had no checkpoint)."""
+    listed = event.get("extension", [])
+    if not isinstance(listed, list):
+        raise EvidenceError("it carries no record bytes")
+    found = {x.get("url"): x for x in listed if isinstance(x, dict)}
+    record = found.get(EXT_RECORD, {}).get("valueBase64Binary")
+    if not isinstance(record, str):
+        raise EvidenceError("it carries no record bytes")
+    try:
+        raw = base64.b64decode(record, validate=True)
+        inclusion = found.get(EXT_INCLUSION)
+        if inclusion is None:
+            return raw, None
+        parts = inclusion["extension"]
+        values = {p["url"]: p for p in parts if p["url"] in ("tree-size", "leaf-index")}
+        path = tuple(
+            base64.b64decode(p["valueBase64Binary"], validate=True)
+            for p in parts
+            if p["url"] == "path"
+        )
+        size, index = values["tree-size"]["valueInteger"], values["leaf-index"]["valueInteger"]
+    except (ValueError, KeyError, TypeError) as exc:  # binascii.Error is a ValueError
+        raise EvidenceError("its record bytes or its inclusion proof are malformed") from exc
+    if not isinstance(size, int) or not isinstance(index, int) or any(len(h) != 32 for h in path):
+        raise EvidenceError("its inclusion proof is malformed")
+    return raw, Inclusion(size, index, path)

@@ -1,19 +1,25 @@
 """The inspector's verifier: bundles, exports and consistency proofs, checked with the public key
 and the files alone (no store, no configuration). Each check returns its findings in order, the
 first bad record first; no finding means the file is what the gateway signed.
+
+Two exports are told apart by their first line: the raw records (`export-records`, a whole log
+from record 1) and the FHIR AuditEvents of a period (`gateway audit export`, each event carrying
+its record bytes and inclusion proof, see `fhir.with_evidence`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway.audit import merkle, note
+from gateway.audit import fhir, merkle, note
+from gateway.audit.chain import Entry, Record, canonical
 from gateway.audit.proofs import BUNDLE_FORMAT, CONSISTENCY_FORMAT
 
 
@@ -130,6 +136,145 @@ def verify_export(lines: Iterable[bytes], checkpoint: str, key: Ed25519PublicKey
     report.checked = (
         f"{frontier.size} records; records 1..{min(frontier.size, cp.size)} "
         f"match the signed log of {cp.size} ({cp.origin}, {cp.at})"
+    )
+    return report
+
+
+def verify_any_export(lines: Iterable[bytes], checkpoint: str, key: Ed25519PublicKey) -> Report:
+    """An export of either kind, told apart by its first line."""
+    stream: Iterator[bytes] = iter(lines)
+    first = next((line for line in stream if line.strip()), b"")
+    rest = itertools.chain([first], stream)
+    try:
+        fhir_lines = orjson.loads(first).get("resourceType") == "AuditEvent"
+    except (orjson.JSONDecodeError, AttributeError):
+        fhir_lines = False
+    return (verify_fhir_export if fhir_lines else verify_export)(rest, checkpoint, key)
+
+
+def _record(raw: bytes) -> Record:
+    """The record `raw` stands for, if `raw` is exactly its canonical bytes."""
+    fields = orjson.loads(raw)
+    if not isinstance(fields, dict):
+        raise ValueError("not a record")
+    seq, at, prev = fields.pop("seq"), fields.pop("at"), fields.pop("prev")
+    for name in ("notification_ids", "children"):
+        fields[name] = tuple(fields.get(name, ()))
+    entry = Entry(**fields)
+    if not isinstance(seq, int) or canonical(seq, at, entry, prev) != raw:
+        raise ValueError("not canonical")
+    return Record(seq, at, entry, prev, hashlib.sha256(raw).hexdigest())
+
+
+def _first_difference(shown: Mapping[str, Any], rendered: Mapping[str, Any]) -> str:
+    keys = list(rendered) + [k for k in shown if k not in rendered]
+    return next((k for k in keys if shown.get(k) != rendered.get(k)), "?")
+
+
+def _event(line: bytes, cp: note.Checkpoint) -> tuple[Record | None, str | None]:
+    """The record an event stands for (None if it cannot be read) and its first problem."""
+    try:
+        event = orjson.loads(line)
+        if not isinstance(event, dict) or event.get("resourceType") != "AuditEvent":
+            return None, "not an AuditEvent"
+        raw, proof = fhir.evidence(event)
+    except orjson.JSONDecodeError:
+        return None, "not JSON"
+    except fhir.EvidenceError as exc:
+        return None, str(exc)
+    try:
+        rec = _record(raw)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None, "its record bytes are not a canonical audit record (edited)"
+    return rec, _problem(event, rec, raw, proof, cp)
+
+
+def _problem(
+    event: dict[str, Any],
+    rec: Record,
+    raw: bytes,
+    proof: fhir.Inclusion | None,
+    cp: note.Checkpoint,
+) -> str | None:
+    if event.get("id") != rec.hash:
+        return "its id is not the SHA-256 of its record bytes (edited)"
+    if proof is None:
+        return "it carries no inclusion proof (exported without a checkpoint)"
+    if proof.tree_size != cp.size:
+        return (
+            f"its inclusion proof is in a tree of {proof.tree_size} records, "
+            f"the checkpoint signs {cp.size}"
+        )
+    index = rec.seq - 1
+    leaf = merkle.leaf_hash(raw)
+    if proof.leaf_index != index or not merkle.verify_inclusion(
+        leaf, index, cp.size, proof.path, cp.root
+    ):
+        return "not in the signed log: its inclusion proof does not lead to the checkpoint's root"
+    # The readable part must be what the signed bytes render to. The purpose of use is the
+    # configured legal basis, not part of the record: it is taken from the event itself.
+    shown = fhir.without_evidence(event)
+    purpose = shown.get("purposeOfEvent")
+    basis: dict[str, str] = {}
+    if isinstance(purpose, list) and purpose and isinstance(purpose[0], dict):
+        basis[fhir.basis_key(rec)] = str(purpose[0].get("text", ""))
+    rendered = fhir.render(rec, basis)
+    if shown != rendered:
+        return (
+            "its readable content differs from its signed record "
+            f"({_first_difference(shown, rendered)})"
+        )
+    return None
+
+
+def verify_fhir_export(lines: Iterable[bytes], checkpoint: str, key: Ed25519PublicKey) -> Report:
+    """AuditEvents of a period, each against the signed checkpoint: its record bytes hash to its
+    id, they are in the signed tree, its readable content is what they render to, and the
+    period's records are consecutive and linked (a missing or moved record is named)."""
+    report = Report()
+    cp = _checkpoint(checkpoint, key, report)
+    if cp is None:
+        return report
+    count, first, last = 0, 0, None
+    previous: Record | None = None
+    for position, line in enumerate((x for x in lines if x.strip()), 1):
+        count += 1
+        rec, problem = _event(line, cp)
+        if problem:
+            name = f"record {rec.seq}" if rec is not None else f"line {position}"
+            report.findings.append(f"{name}: {problem}")
+        if rec is None:
+            continue
+        if previous is not None:
+            if rec.seq == previous.seq:
+                report.findings.append(f"record {rec.seq}: repeated (it is in the export twice)")
+            elif rec.seq < previous.seq:
+                report.findings.append(
+                    f"record {rec.seq}: out of order (it comes after record {previous.seq})"
+                )
+            elif rec.seq > previous.seq + 1:
+                gap = f"{previous.seq + 1}" + (
+                    f"..{rec.seq - 1}" if rec.seq - 1 > previous.seq + 1 else ""
+                )
+                report.findings.append(
+                    f"record {gap}: missing between record {previous.seq} and record {rec.seq} "
+                    "(the period's records must be consecutive: removed from the export)"
+                )
+            elif rec.prev_hash != previous.hash and not problem:
+                report.findings.append(
+                    f"record {rec.seq}: does not follow record {previous.seq} "
+                    "(its prev link differs)"
+                )
+        if rec.seq == cp.size and cp.chain_head and rec.hash != cp.chain_head and not problem:
+            report.findings.append(f"record {rec.seq}: edited (its hash is not the one signed)")
+        first = first or rec.seq
+        last = rec.seq if last is None else max(last, rec.seq)
+        if previous is None or rec.seq > previous.seq:
+            previous = rec
+    span = f"records {first}..{last}" if last is not None else "no records"
+    report.checked = (
+        f"{count} AuditEvents ({span}), each in the signed log of {cp.size} records "
+        f"({cp.origin}, {cp.at})"
     )
     return report
 

@@ -35,16 +35,20 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _fresh(db: Database, settings: Settings) -> checkpoints.Signed:
-    """A checkpoint covering every record now: signed if a key is configured, else the latest."""
+def latest(db: Database, settings: Settings) -> checkpoints.Signed | None:
+    """A checkpoint covering every record now if a signing key is configured (signed and
+    published), else the latest stored one; None while there is none."""
     if settings.audit_signing_key is None:
         text = db.read_sync(checkpoints.latest_checkpoint)
-        signed = None if text is None else checkpoints.Signed(int(text.split("\n")[1]), text, False)
-    else:
-        try:
-            signed = checkpoints.checkpoint_now(db, settings)
-        except (OSError, ValueError) as exc:
-            raise _fail(f"cannot sign a checkpoint: {exc}") from exc
+        return None if text is None else checkpoints.Signed(int(text.split("\n")[1]), text, False)
+    try:
+        return checkpoints.checkpoint_now(db, settings)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot sign a checkpoint: {exc}") from exc
+
+
+def _fresh(db: Database, settings: Settings) -> checkpoints.Signed:
+    signed = latest(db, settings)
     if signed is None:
         raise _fail("no checkpoint: the audit log is empty or no signing key is configured")
     return signed
@@ -150,7 +154,7 @@ def verify_offline(
         if len(texts) != 1:
             raise _fail("--export needs exactly one --checkpoint", 2)
         with export.open("rb") as lines:
-            report = offline.verify_export(lines, texts[0], key)
+            report = offline.verify_any_export(lines, texts[0], key)
     elif consistency_file is not None and len(texts) == 2:
         report = offline.verify_consistency(texts[0], texts[1], _read(consistency_file), key)
     else:

@@ -3,6 +3,7 @@ search finds, and that neither the API, the exports nor the report carry a perso
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ssl
 import subprocess
@@ -182,7 +183,10 @@ def test_export_is_valid_fhir_and_the_report_counts(stack: Stack, reported: dict
     events = [orjson.loads(line) for line in response.content.splitlines()]
     for event in events:
         AuditEvent.model_validate(event)
-    assert len(events) == len(all_records(stack)) - 1  # the listing came after the export
+    # Up to the latest signed checkpoint, once there is one; before, every record.
+    size = response.headers.get("x-audit-tree-size")
+    expected = len(all_records(stack)) - 1 if size is None else int(size)  # not the listing
+    assert len(events) == expected
     assert {e["subtype"][-1]["code"] for e in events} >= {
         "received", "accepted", "translated", "forwarded", "delivered", "read",
     }  # fmt: skip
@@ -219,10 +223,48 @@ def test_officer_reads_the_latest_signed_checkpoint(stack: Stack, reported: dict
     assert int(response.text.splitlines()[1]) >= int(signed.stdout.splitlines()[1])
 
 
-def test_no_personal_number_or_name_anywhere(stack: Stack, reported: dict[str, str]) -> None:
-    """Last in the module: stop the servers and scan everything they and the tools wrote."""
+def test_the_officer_verifies_an_api_export_offline(
+    stack: Stack, reported: dict[str, str], tmp_path: Path
+) -> None:
+    """The export over the API, proved against the stored checkpoint it names, verifies with
+    `gateway audit verify` and the public key; a size with no checkpoint is 404."""
+    assert stack.gateway_cli("audit", "checkpoint").returncode == 0
     with officer(stack) as client:
-        (stack.root / "api-export.ndjson").write_bytes(client.get("/api/v1/audit/export").content)
+        response = client.get("/api/v1/audit/export", params={"from": "2000-01-01"})
+        size = response.headers["x-audit-tree-size"]
+        note = client.get("/api/v1/audit/export", params={"tree_size": size, "checkpoint": True})
+        missing = client.get("/api/v1/audit/export", params={"tree_size": 10**9})
+    assert response.status_code == note.status_code == 200, note.text
+    assert int(note.text.split("\n")[1]) == int(size) == len(response.content.splitlines())
+    assert missing.status_code == 404
+    (tmp_path / "api.ndjson").write_bytes(response.content)
+    (tmp_path / "api.checkpoint").write_text(note.text)
+    key = str(stack.layout.root / "audit-signing.pub")
+    done = stack.gateway_cli(
+        "audit", "verify", "--export", str(tmp_path / "api.ndjson"),
+        "--checkpoint", str(tmp_path / "api.checkpoint"), "--public-key", key,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"verified: {size} AuditEvents (records 1..{size})")
+    reads = [r["detail"] for r in all_records(stack) if r["kind"] == "read"]
+    assert "api export since=2000-01-01" in " | ".join(reads)
+    assert "api export checkpoint" in " | ".join(reads)
+
+
+def test_no_personal_number_or_name_anywhere(stack: Stack, reported: dict[str, str]) -> None:
+    """Last in the module: stop the servers and scan everything they and the tools wrote, the
+    record bytes inside the exported events decoded too."""
+    with officer(stack) as client:
+        exported = client.get("/api/v1/audit/export").content
+    (stack.root / "api-export.ndjson").write_bytes(exported)
+    (stack.root / "api-export-records.ndjson").write_bytes(
+        b"\n".join(
+            base64.b64decode(x["valueBase64Binary"])
+            for line in exported.splitlines()
+            for x in orjson.loads(line)["extension"]
+            if "valueBase64Binary" in x
+        )
+    )
     stack.stop()
     values = personal_values() | {A, B}
     leaks = files_containing(stack.root, values)

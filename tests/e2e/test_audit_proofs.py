@@ -7,6 +7,7 @@ import base64
 import json
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,13 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from gateway.devstack import Stack
-from tests.e2e.checks import assert_canonical_store_valid, post_ozd, wait_until
+from tests.e2e.checks import (
+    assert_canonical_store_valid,
+    files_containing,
+    personal_values,
+    post_ozd,
+    wait_until,
+)
 from tests.e2e.conftest import FAST_RETRIES
 from tests.e2e.messages import ozd_signal
 from tests.rfc6962 import ref_inclusion_ok
@@ -137,6 +144,60 @@ def test_export_and_consistency_verify_offline(stack: Stack, tmp_path: Path) -> 
     )
     assert done.returncode == 1
     assert done.stdout.startswith(f"record {old_size - 1}: missing")
+
+
+def test_a_period_export_of_audit_events_verifies_offline(stack: Stack, tmp_path: Path) -> None:
+    """`audit export --from --to --out F` writes F and F.checkpoint; `verify --export F` checks
+    every event (with the gateway's verifier and, for the proofs, the independent one), names
+    an edited or removed event, and nothing in it, decoded or not, is a personal number."""
+    _send(stack)  # records before the period: the export starts in the middle of the log
+    since = datetime.now(UTC).isoformat()
+    receipt = _send(stack)
+    until = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    out = tmp_path / "period.ndjson"
+    _cli(stack, "export", "--from", since, "--to", until, "--out", str(out))
+    note = Path(f"{out}.checkpoint")
+    key = _public_key(stack)
+    args = ["--export", str(out), "--checkpoint", str(note), "--public-key", key]
+    verified = _cli(stack, "verify", *args)
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    seqs = [json.loads(_record_bytes(e))["seq"] for e in events]
+    assert seqs[0] > 1 and seqs == list(range(seqs[0], seqs[0] + len(events)))
+    assert verified.startswith(f"verified: {len(events)} AuditEvents (records {seqs[0]}..")
+    assert receipt in {json.loads(_record_bytes(e))["receipt_id"] for e in events}
+
+    body = note.read_text().partition("\n\n")[0].split("\n")
+    size, root = int(body[1]), base64.b64decode(body[2])
+    assert seqs[-1] == size  # the export's own read record is in the tree it is proved in
+    for event, seq in zip(events, seqs, strict=True):
+        [proof] = [x for x in event["extension"] if x["url"].endswith("/audit-inclusion-proof")]
+        path = [base64.b64decode(p["valueBase64Binary"]) for p in proof["extension"][2:]]
+        assert ref_inclusion_ok(seq - 1, size, _record_bytes(event), path, root)
+
+    lines = out.read_text().splitlines(keepends=True)
+    edited = json.loads(lines[2])
+    edited["outcome"] = "8"
+    bad = tmp_path / "edited.ndjson"
+    bad.write_text("".join([*lines[:2], json.dumps(edited) + "\n", *lines[3:]]))
+    done = stack.gateway_cli("audit", "verify", "--export", str(bad), *args[2:])
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == (
+        f"record {seqs[2]}: its readable content differs from its signed record (outcome)"
+    )
+    bad.write_text("".join([*lines[:3], *lines[4:]]))
+    done = stack.gateway_cli("audit", "verify", "--export", str(bad), *args[2:])
+    assert done.returncode == 1
+    assert done.stdout.startswith(f"record {seqs[3]}: missing between record {seqs[2]} and ")
+
+    decoded = tmp_path / "decoded-records.ndjson"  # the record bytes, as an inspector reads them
+    decoded.write_bytes(b"\n".join(_record_bytes(e) for e in events))
+    values = personal_values()
+    assert values and files_containing(tmp_path, values) == {}
+
+
+def _record_bytes(event: dict[str, Any]) -> bytes:
+    [record] = [x for x in event["extension"] if x["url"].endswith("/audit-record")]
+    return base64.b64decode(record["valueBase64Binary"])
 
 
 def test_store_verify_names_a_truncation_below_a_checkpoint(stack: Stack) -> None:
