@@ -42,6 +42,7 @@ bench-linking: setup
 bench-audit: setup
 	$(BIN)/python -m bench.audit_search
 	$(BIN)/python -m bench.audit_merkle
+	$(BIN)/python -m bench.audit_export
 
 clean:
 	rm -rf $(VENV) var certs/out .pytest_cache .mypy_cache .ruff_cache

@@ -15,19 +15,15 @@ import argparse
 import hashlib
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
-
+from bench.stores import scratch_url
 from gateway import audit
 from gateway.audit import Entry, Query
 from gateway.store.db import Database, Tx
@@ -175,26 +171,12 @@ def searches(traffic: Traffic, span_minutes: int) -> dict[str, Callable[[], Iter
 
 @contextmanager
 def store(postgres: str | None) -> Iterator[Database]:
-    if postgres is None:
-        with tempfile.TemporaryDirectory(prefix="audit-bench-") as folder:
-            db = Database(str(Path(folder) / "audit.sqlite3"))
-            try:
-                yield db
-            finally:
-                db.close()
-        return
-    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {name}")
+    with scratch_url(postgres, "bench_audit") as url:
+        db = Database(url)
         try:
-            sep = "&" if "?" in postgres else "?"
-            db = Database(f"{postgres}{sep}options={quote(f'-csearch_path={name}')}")
-            try:
-                yield db
-            finally:
-                db.close()
+            yield db
         finally:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
+            db.close()
 
 
 def main() -> None:
