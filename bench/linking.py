@@ -8,6 +8,7 @@ the helpline (often anonymous, sometimes citing the ОЗД signal) and schools; 
 across incidents; a few cases are updated or cancelled. Figures are printed, never asserted.
 
     .venv/bin/python bench/linking.py                      # 1,000,000 notifications, SQLite
+    .venv/bin/python bench/linking.py --reuse --rules-only # again, deterministic rules only
     .venv/bin/python bench/linking.py --count 100000 --postgres postgresql://postgres@127.0.0.1:5432/test
 """
 
@@ -49,6 +50,9 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="keep an existing --db as it is")
     parser.add_argument("--year", type=int, default=2021)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--rules-only", action="store_true", help="link without the probabilistic step"
+    )
     args = parser.parse_args()
     if args.postgres:
         schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -87,7 +91,7 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         cases = store.active_cases()
     t1, c1 = time.perf_counter(), time.process_time()
-    linkage = link(cases)
+    linkage = link(cases, probabilistic=not args.rules_only)
     t2, c2 = time.perf_counter(), time.process_time()
     figures = statistics(cases, linkage, args.year)
     t3, c3 = time.perf_counter(), time.process_time()
@@ -103,7 +107,8 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
     print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(
         f"children {linkage.children():,}, incidents {linkage.incidents():,},"
-        f" unlinked {len(linkage.unlinked):,}, ambiguous {len(linkage.ambiguous):,}"
+        f" unlinked {len(linkage.unlinked):,}, ambiguous {len(linkage.ambiguous):,},"
+        f" possible links {len(linkage.possible):,}"
     )
     print("links by rule: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())))
     total = figures.total

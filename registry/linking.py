@@ -12,14 +12,17 @@ Deterministic rules, applied in this order (registry/README.md gives the reasons
    (of the whole cluster when none of those arrived): same sex or unknown, compatible birth
    dates, no differing pseudonym under one key, not already holding another child of the same
    record. Several candidates: the case is left alone and reported as ambiguous.
-3. Incidents of one child: cases of one reference cluster are one incident
+3. `probabilistic`: a child without a pseudonym that rules 1–2 left apart joins another child
+   when a Fellegi–Sunter model (registry/probabilistic.py) is sure of it; a likely but unsure
+   pair is listed in `Linkage.possible` for clerical review, not merged.
+4. Incidents of one child: cases of one reference cluster are one incident
    (`reference-incident`); otherwise cases whose incident dates are at most `WINDOW_DAYS`
    apart with compatible violence forms (`incident-date-window`), or whose dates differ by a
    typical typo (year off by one, day and month swapped) with a shared form
    (`incident-date-typo`).
 
 A case without a pseudonym that nothing ties to another case stays a child of its own and is
-listed in `Linkage.unlinked`; nothing is merged on attributes alone.
+listed in `Linkage.unlinked`.
 """
 
 from __future__ import annotations

@@ -81,6 +81,8 @@ class Statistics:
     unlinked: int = 0
     #: Cases of the year a reference tied to an incident of several possible children.
     ambiguous: int = 0
+    #: Cases of the year in a possible link (registry/probabilistic.py): for clerical review.
+    possible: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         def row(r: Row) -> dict[str, Any]:
@@ -98,6 +100,7 @@ class Statistics:
             "total": row(self.total),
             "unlinked_cases": self.unlinked,
             "ambiguous_cases": self.ambiguous,
+            "possible_link_cases": self.possible,
             "rows": [row(r) for r in self.rows],
         }
 
@@ -184,6 +187,7 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
         rows,
         unlinked=in_year(linkage.unlinked),
         ambiguous=in_year(linkage.ambiguous),
+        possible=in_year({key for link in linkage.possible for key in (link.a, link.b)}),
     )
 
 

@@ -22,7 +22,9 @@ OZD_CODES = ("СФ", "ПД", "ВН", "БС", "РС", "СЗ", "ПЛ", "ШН")
 
 # Chance a record carries the child's personal number when the child has one (the helpline
 # never does; schools have no ЛНЧ column), and chance it also writes a birth date beside an ЕГН.
-CARRIES_NUMBER = {"mvr": 0.93, "prosecution": 0.97, "ozd": 0.8, "schools": 0.85, "health": 0.95}
+# Why each rate: README.md "Realism of the rates" (ОЗД and schools raised from 0.8 and 0.85:
+# ОЗД casework and the schools' pupil registers are kept by ЕГН).
+CARRIES_NUMBER = {"mvr": 0.93, "prosecution": 0.97, "ozd": 0.95, "schools": 0.95, "health": 0.95}
 BIRTH_BESIDE_EGN = {"mvr": 0.6, "prosecution": 0.0, "ozd": 0.7, "schools": 0.0, "health": 0.8}
 TYPO = 0.05  # a birth date keyed wrongly
 UPDATED, CANCELLED = 0.15, 0.03

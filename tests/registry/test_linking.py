@@ -63,6 +63,10 @@ def test_same_child_without_pseudonym_or_reference_stays_two_unlinked_children()
     assert not one_child(linkage, "helpline", "ozd")
     assert linkage.unlinked == {"helpline", "ozd"}
     assert linkage.reasons == []
+    # An age, a sex, a region and a day are not enough to merge: only proposed for review.
+    [possible] = linkage.possible
+    assert {possible.a, possible.b} == {"helpline", "ozd"}
+    assert 0 <= possible.weight < 7
 
 
 def test_anonymous_helpline_contact_tied_through_its_referral() -> None:

@@ -1,0 +1,574 @@
+"""Fellegi–Sunter linking of the children the deterministic rules leave without a pseudonym.
+
+After `same-pseudonym` and `reference` (registry/linking.py), a child group whose cases carry no
+pseudonym is a *query*: it may be the same child as another group (with a pseudonym or without)
+that no identifier ties to it. For each query this module
+
+1. **blocks**: looks only at cases of the same sex (or unknown), place and possible birth year
+   with an incident date at most `BLOCK_DAYS` away, and at cases with the same full birth date,
+   sex and place at any date (a later incident of the same child);
+2. **compares** each pair field by field into levels (`compare`): birth date (exact, typo,
+   consistent partial date, consistent age or band), sex, place (EKATTE, else region), incident
+   date distance, violence forms, perpetrator relationship;
+3. **weighs** the pair: Σ log2(m/u) over the levels plus the prior log-odds of two random cases
+   being one child (`estimate`). u (how often two *different* children agree so) comes from
+   random pairs of the same cases; m (how often one child's records agree so) is fixed in
+   `LEVELS` for birth date and sex, and for the other fields re-estimated from the pairs a
+   pseudonym proves are one child (Splink's "m from a label column") - never from a
+   simulation's truth. The prior is the share of pairs the deterministic rules linked;
+4. **decides**: a weight ≥ `UPPER` (match probability ≥ 0.99) whose runner-up group is at least
+   `GAP` lower links (`LinkReason` "probabilistic" with the weight and each field's part); a
+   weight ≥ `LOWER` (probability ≥ 0.5) otherwise is a `PossibleLink` for clerical review, not
+   merged; below that the query stays separate.
+
+Hard vetoes, whatever the weight: a known-sex conflict, birth information that cannot be one
+child, two cases of one record (its children are distinct), two cases of one institution within
+`BLOCK_DAYS` (an institution reports one child's incident once: twins), and two groups that both
+hold pseudonyms (identified children are told apart by their pseudonyms only).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, NamedTuple, Protocol
+
+#: Match probability ≥ 0.99 (log2 99): link.
+UPPER = math.log2(99)
+#: Match probability ≥ 0.5: a possible link for clerical review.
+LOWER = 0.0
+#: The best group must be this much likelier (log2 99: 99 times) than the runner-up.
+GAP = math.log2(99)
+#: Incident dates of one event as different institutions write them (report, referral, visit).
+BLOCK_DAYS = 3
+#: Random pairs drawn to estimate u, smoothed towards the u of `LEVELS` with the weight of
+#: `PSEUDO_PAIRS` pairs so that a handful of cases does not give absurd u's.
+SAMPLE_PAIRS = 60_000
+PSEUDO_PAIRS = 1_000
+#: The share of pairs that are one child before any data: a country-year of ~10,000 cases with
+#: about one other case per child (a handful of hand-made cases must not look like one child).
+PRIOR_DEFAULT = 1e-4
+_POSSIBLE_PER_QUERY = 3
+_RIVALS = 6  # candidate groups looked at for a rival of the best
+_M_PAIRS_PER_CHILD = 3
+
+# level: (class, m, u before any data). A level's class is the set of levels one pair of
+# precisions can reach (full birth dates: exact, typo, conflict); m and u are conditional on it.
+# m = P(level | one child): how institutions write one child (registry/README.md, "Probabilistic
+# linking", gives the reason for each). The u column is a country-year (children 0–17, 28
+# regions, 365 days) used only until the data's own random pairs say better.
+LEVELS: dict[str, tuple[str, float, float]] = {
+    "birth-exact": ("birth-full", 0.94, 1 / 6500),
+    "birth-typo": ("birth-full", 0.06, 1 / 1500),
+    "birth-conflict": ("birth-full", 0.0, 1.0),
+    "birth-year": ("birth-partial", 1.0, 0.06),
+    "birth-year-conflict": ("birth-partial", 0.0, 1.0),
+    "birth-age": ("birth-age", 1.0, 0.3),
+    "birth-age-conflict": ("birth-age", 0.0, 1.0),
+    "sex-agree": ("sex", 1.0, 0.5),
+    "sex-conflict": ("sex", 0.0, 0.5),
+    "same-ekatte": ("ekatte", 0.75, 0.01),
+    "other-ekatte": ("ekatte", 0.25, 0.99),
+    "same-region": ("region", 0.85, 0.05),
+    "other-region": ("region", 0.15, 0.95),
+    "date-0-1": ("date", 0.70, 3 / 365),
+    "date-2-3": ("date", 0.17, 4 / 365),
+    "date-4-7": ("date", 0.03, 8 / 365),
+    "date-8-30": ("date", 0.03, 46 / 365),
+    "date-31+": ("date", 0.07, 0.85),
+    "forms-shared": ("forms", 0.85, 0.3),
+    "forms-disjoint": ("forms", 0.15, 0.7),
+    "relationship-shared": ("relationship", 0.80, 0.3),
+    "relationship-disjoint": ("relationship", 0.20, 0.7),
+}
+_VETO = frozenset({"birth-conflict", "birth-year-conflict", "birth-age-conflict", "sex-conflict"})
+_YEAR_WIDE = 400  # days: a birth interval up to this wide is a partial date, wider an age or band
+
+Birth = tuple[tuple[int, int] | None, tuple[int, int, int] | None]
+
+
+class CaseLike(Protocol):
+    """What linking knows of a case (registry.linking._Case)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def record(self) -> str: ...
+
+    @property
+    def day(self) -> int: ...
+
+    @property
+    def sex(self) -> str | None: ...
+
+    @property
+    def flat(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one case says about its child, in comparable form."""
+
+    institution: str
+    record: str
+    day: int
+    sex: str | None
+    born: tuple[int, int] | None
+    exact: tuple[int, int, int] | None
+    ekatte: str | None
+    region: str | None
+    forms: frozenset[str]
+    relationships: frozenset[str]
+
+
+class PossibleLink(NamedTuple):
+    """A pair for clerical review: likely one child, not sure enough to merge."""
+
+    a: str
+    b: str
+    weight: float
+    evidence: str
+
+
+class Match(NamedTuple):
+    """A link the model made: case indices, the weight and the fields that carried it."""
+
+    i: int
+    j: int
+    weight: float
+    evidence: str
+
+
+def profile(
+    case: CaseLike, born: Callable[[Mapping[str, Any], int], Birth], regions: Mapping[str, str]
+) -> Profile:
+    flat = case.flat
+    interval, exact = born(flat, case.day)
+    ekatte = flat.get("ekatte")
+    ekatte = str(ekatte) if ekatte else None
+    region = flat.get("region") or (regions.get(ekatte) if ekatte else None)
+    return Profile(
+        institution=str(flat.get("institution") or case.record.split(":", 1)[0]),
+        record=case.record,
+        day=case.day,
+        sex=case.sex,
+        born=interval,
+        exact=exact,
+        ekatte=ekatte,
+        region=str(region) if region else None,
+        forms=frozenset(flat.get("forms") or ()) - {"unspecified"},
+        relationships=frozenset(flat.get("relationships") or ()) - {"unknown"},
+    )
+
+
+def compare(a: Profile, b: Profile) -> tuple[str, ...]:
+    """The level of every field both cases say something about (a missing field is neutral)."""
+    levels: list[str] = []
+    if a.exact and b.exact:
+        levels.append(
+            "birth-exact"
+            if a.exact == b.exact
+            else "birth-typo"
+            if _typo(a.exact, b.exact)
+            else "birth-conflict"
+        )
+    elif a.born and b.born:
+        wide = max(a.born[1] - a.born[0], b.born[1] - b.born[0]) > _YEAR_WIDE
+        overlap = a.born[0] <= b.born[1] and b.born[0] <= a.born[1]
+        level = "birth-age" if wide else "birth-year"
+        levels.append(level if overlap else f"{level}-conflict")
+    if a.sex and b.sex:
+        levels.append("sex-agree" if a.sex == b.sex else "sex-conflict")
+    if a.ekatte and b.ekatte:
+        levels.append("same-ekatte" if a.ekatte == b.ekatte else "other-ekatte")
+    elif a.region and b.region:
+        levels.append("same-region" if a.region == b.region else "other-region")
+    if a.day and b.day:
+        gap = abs(a.day - b.day)
+        levels.append(
+            "date-0-1"
+            if gap <= 1
+            else "date-2-3"
+            if gap <= 3
+            else "date-4-7"
+            if gap <= 7
+            else "date-8-30"
+            if gap <= 30
+            else "date-31+"
+        )
+    if a.forms and b.forms:
+        levels.append("forms-shared" if a.forms & b.forms else "forms-disjoint")
+    if a.relationships and b.relationships:
+        shared = a.relationships & b.relationships
+        levels.append("relationship-shared" if shared else "relationship-disjoint")
+    return tuple(levels)
+
+
+def vetoed(a: Profile, b: Profile, levels: tuple[str, ...]) -> bool:
+    if a.record == b.record:  # the children of one record are distinct
+        return True
+    if a.institution == b.institution and a.day and b.day and abs(a.day - b.day) <= BLOCK_DAYS:
+        return True  # one institution reports one child's incident once: these are two children
+    return any(level in _VETO for level in levels)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """log2(m/u) per level, and the prior log-odds of two random cases being one child."""
+
+    weights: dict[str, float]
+    prior: float
+
+    def weigh(self, levels: tuple[str, ...]) -> float:
+        weights = self.weights
+        return self.prior + sum(weights.get(level, 0.0) for level in levels)
+
+    def explain(self, levels: tuple[str, ...]) -> str:
+        weights = self.weights
+        parts = ", ".join(f"{level} {weights.get(level, 0.0):+.1f}" for level in levels)
+        return f"prior {self.prior:+.1f}; {parts}"
+
+
+def estimate(
+    profiles: Sequence[Profile],
+    groups: Sequence[int],
+    same_child: Sequence[tuple[int, int]],
+    *,
+    seed: int = 0,
+) -> Model:
+    """The model from the cases themselves, never from a simulation's truth.
+
+    - u: random pairs of cases, leaving out pairs the deterministic rules already made one
+      child (`groups`: each case's child group), smoothed towards the u of `LEVELS`;
+    - m: the m of `LEVELS`, except for the fields a pseudonym cannot decide (incident date,
+      place, forms, relationship): those are re-estimated from `same_child`, pairs of cases
+      that one pseudonym proves are one child (smoothed towards the fixed m). Birth date and
+      sex keep the fixed m: beside an ЕГН both are derived from it, so identified pairs never
+      disagree on them;
+    - the prior: the share of all pairs the deterministic rules linked.
+    """
+    n = len(profiles)
+    all_pairs = n * (n - 1) // 2
+    draws = min(SAMPLE_PAIRS, all_pairs)
+    rng = random.Random(seed)
+    u_levels, u_classes = Counter[str](), Counter[str]()
+    for _ in range(draws):
+        i, j = rng.randrange(n), rng.randrange(n - 1)
+        j += j >= i
+        if groups[i] != groups[j]:
+            _count(compare(profiles[i], profiles[j]), u_levels, u_classes)
+    m_levels, m_classes = Counter[str](), Counter[str]()
+    for i, j in same_child:
+        _count(compare(profiles[i], profiles[j]), m_levels, m_classes)
+    weights = {}
+    for level, (kind, m_fixed, u_default) in LEVELS.items():
+        if level in _VETO:
+            continue
+        m = m_fixed
+        if not kind.startswith(("birth", "sex")):
+            m = (m_levels[level] + PSEUDO_PAIRS * m_fixed) / (m_classes[kind] + PSEUDO_PAIRS)
+        u = (u_levels[level] + PSEUDO_PAIRS * u_default) / (u_classes[kind] + PSEUDO_PAIRS)
+        weights[level] = math.log2(m / u)
+    linked = sum(size * (size - 1) // 2 for size in Counter(groups).values())
+    share = (linked + PSEUDO_PAIRS * PRIOR_DEFAULT) / (all_pairs + PSEUDO_PAIRS)
+    return Model(weights, math.log2(share / (1 - share)))
+
+
+def _count(levels: tuple[str, ...], found: Counter[str], classes: Counter[str]) -> None:
+    for level in levels:
+        found[level] += 1
+        classes[LEVELS[level][0]] += 1
+
+
+_ANY_YEAR = -1  # a query that knows nothing of the child's age: every birth year
+
+
+class Blocks:
+    """Candidate cases of each query case (Splink's blocking rules, OR-ed):
+
+    - *near*: the same sex (or unknown), place (region or EKATTE) and possible birth year,
+      incident dates at most `days` apart (`BLOCK_DAYS`, or 1 when only that can do);
+    - *born*: the same full birth date, sex and place, any incident date (a later incident).
+
+    The queries are indexed (a few per cent of the cases), then every case is looked up once
+    with keys taken straight from its flat form (no date parsing).
+    """
+
+    def __init__(
+        self,
+        cases: Sequence[CaseLike],
+        regions: Mapping[str, str],
+        wanted: Mapping[int, tuple[bool, bool, int]],  # query case -> near, born, days
+    ) -> None:
+        # Keyed by the candidate's day too: each case then looks up only its own day.
+        near: dict[tuple[str | None, str, int | None, int], list[int]] = defaultdict(list)
+        born: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+        for q, (use_near, use_born, days) in wanted.items():
+            case = cases[q]
+            flat = case.flat
+            sexes = (case.sex, None) if case.sex else ("male", "female", None)
+            places = _places(flat, regions)
+            if use_near and case.day:
+                years = _birth_years(flat)
+                # Cases that know nothing of the age fit any query; a query that knows nothing
+                # fits any case.
+                years = [_ANY_YEAR] if years == [None] else [*years, None]
+                window = range(case.day - days, case.day + days + 1)
+                for key in product(sexes, places, years, window):
+                    near[key].append(q)
+            birth = flat.get("birth_date")
+            if use_born and birth and len(birth) == 10:
+                for sex, place in product(sexes, places):
+                    born[(sex, birth, place)].append(q)
+        self.found: dict[int, set[int]] = defaultdict(set)
+        found = self.found
+        for i, case in enumerate(cases):
+            flat = case.flat
+            sex, day = case.sex, case.day
+            birth = flat.get("birth_date")
+            full = birth if born and birth and len(birth) == 10 else None
+            years = [*_birth_years(flat), _ANY_YEAR] if near and day else []
+            for place in _places(flat, regions):
+                for year in years:
+                    for q in near.get((sex, place, year, day), ()):
+                        found[q].add(i)
+                if full:
+                    for q in born.get((sex, full, place), ()):
+                        found[q].add(i)
+
+
+def _birth_years(flat: Mapping[str, Any]) -> list[int | None]:
+    """The birth years a case allows (from a birth date, an age or a band; ages ±1 year)."""
+    try:
+        birth = flat.get("birth_date")
+        if birth:
+            return [int(str(birth)[:4])]
+        seen = int(str(flat.get("incident_date") or "")[:4])
+    except ValueError:
+        return [None]
+    age = flat.get("age")
+    if isinstance(age, int | float):
+        return [*range(seen - int(age) - 2, seen - int(age) + 2)]
+    band = flat.get("age_band")
+    if isinstance(band, str) and "-" in band:
+        low, _, high = band.partition("-")
+        if low.isdigit() and high.isdigit():
+            return [*range(seen - int(high) - 2, seen - int(low) + 2)]
+    return [None]
+
+
+def _places(flat: Mapping[str, Any], regions: Mapping[str, str]) -> list[str]:
+    """Block keys of a case's place: its region (given, or its settlement's) and settlement."""
+    ekatte = flat.get("ekatte")
+    region = flat.get("region") or (regions.get(str(ekatte)) if ekatte else None)
+    places = [f"region:{region}"] if region else []
+    if ekatte:
+        places.append(f"ekatte:{ekatte}")
+    return places
+
+
+class Linker(Protocol):
+    """The deterministic linker's union-find over case indices (registry.linking._Linker)."""
+
+    def _find(self, i: int) -> int: ...
+
+    def _union(self, i: int, j: int) -> bool: ...
+
+
+def link_remainder(
+    cases: Sequence[CaseLike],
+    pseudonymous: Sequence[bool],
+    linker: Linker,
+    born: Callable[[Mapping[str, Any], int], Birth],
+    regions: Mapping[str, str],
+) -> tuple[list[Match], list[PossibleLink]]:
+    """Link each child group without a pseudonym to the one group the model is sure of; the
+    links are made in `linker` and returned with their evidence, with the possible links."""
+    n = len(cases)
+    groups = [linker._find(i) for i in range(n)]
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, group in enumerate(groups):
+        members[group].append(i)
+    identified = {group for group, named in zip(groups, pseudonymous, strict=True) if named}
+    queries = [root for root in members if root not in identified]
+    if not queries or n < 2:
+        return [], []
+    cache: dict[int, Profile] = {}
+
+    def prof(i: int) -> Profile:
+        found = cache.get(i)
+        if found is None:
+            found = cache[i] = profile(cases[i], born, regions)
+        return found
+
+    model = estimate(_Lazy(prof, n), groups, _identified_pairs(cases, pseudonymous, groups))
+    matches: list[Match] = []
+    possible: dict[int, list[tuple[int, int, PossibleLink]]] = {}
+    weights = model.weights
+    best_far = max(weights["date-4-7"], weights["date-8-30"], weights["date-31+"], 0.0)
+
+    def bounds(p: Profile) -> tuple[float, float]:
+        """The highest weight `p` can reach with a near candidate, and with a far one."""
+        top = model.prior + (weights["sex-agree"] if p.sex else 0.0)
+        if p.exact:
+            top += weights["birth-exact"]
+        elif p.born and p.born[1] - p.born[0] <= _YEAR_WIDE:
+            top += max(weights["birth-year"], weights["birth-age"], 0.0)
+        elif p.born:  # an age or a band: every comparison is at the age level
+            top += max(weights["birth-age"], 0.0)
+        if p.ekatte:
+            top += max(weights["same-ekatte"], weights["same-region"], 0.0)
+        elif p.region:
+            top += max(weights["same-region"], 0.0)
+        top += max(weights["forms-shared"], 0.0) if p.forms else 0.0
+        top += max(weights["relationship-shared"], 0.0) if p.relationships else 0.0
+        return top + max(weights["date-0-1"], 0.0), top + best_far
+
+    # A block that cannot reach LOWER even if every field agreed is not looked at: at a million
+    # cases an age band, a sex and a region never make a possible link. Likewise dates 2–3 days
+    # apart when only a 0–1 day agreement could reach it.
+    wanted: dict[int, tuple[bool, bool, int]] = {}
+    for query in queries:
+        for q in members[query]:
+            near, far = bounds(prof(q))
+            if near >= LOWER or far >= LOWER:
+                wide = near - LOWER >= weights["date-0-1"] - weights["date-2-3"]
+                wanted[q] = (near >= LOWER, far >= LOWER, BLOCK_DAYS if wide else 1)
+    candidates = Blocks(cases, regions, wanted).found
+
+    def best_groups(query: int) -> list[tuple[float, int, int, int, tuple[str, ...]]]:
+        """(weight, group, query case, candidate case, levels), best first, one per group."""
+        own = linker._find(query)
+        best: dict[int, tuple[float, int, int, int, tuple[str, ...]]] = {}
+        barred: set[int] = set()
+        for q in members[query]:
+            for c in candidates.get(q, ()):
+                group = linker._find(c)
+                if group == own or group in barred:
+                    continue
+                levels = compare(prof(q), prof(c))
+                if vetoed(prof(q), prof(c), levels):
+                    barred.add(group)
+                    continue
+                weight = model.weigh(levels)
+                if group not in best or weight > best[group][0]:
+                    best[group] = (weight, group, q, c, levels)
+        ranked = [
+            found
+            for group, found in best.items()
+            if group not in barred
+            and not (own in identified and group in identified)
+            and found[0] >= LOWER
+            and _fits(members[own], members[group], prof)
+        ]
+        return sorted(ranked, key=lambda f: (-f[0], f[1]))
+
+    def decide(query: int) -> bool:
+        ranked = best_groups(query)
+        if not ranked:
+            possible.pop(query, None)
+            return True
+        weight, group, q, c, levels = ranked[0]
+        # The runner-up that matters is a child the best cannot be (a twin in the same record, a
+        # different pseudonym): a runner-up that may be the best's own other record is no doubt.
+        runner_up = next(
+            (
+                found[0]
+                for found in ranked[1:_RIVALS]
+                if (group in identified and found[1] in identified)
+                or not _fits(members[group], members[found[1]], prof)
+            ),
+            None,
+        )
+        if weight >= UPPER and (runner_up is None or weight - runner_up >= GAP):
+            own = linker._find(query)
+            linker._union(own, group)
+            root = linker._find(own)
+            merged = members.pop(own) + members.pop(group)
+            members[root] = merged
+            if own in identified or group in identified:
+                identified.add(root)
+            matches.append(
+                Match(c, q, weight, f"match weight {weight:.1f}: {model.explain(levels)}")
+            )
+            possible.pop(query, None)
+            return True
+        possible[query] = [
+            (
+                fq,
+                fc,
+                PossibleLink(
+                    cases[fq].key,
+                    cases[fc].key,
+                    round(w, 1),
+                    f"match weight {w:.1f}"
+                    + (f", runner-up {runner_up:.1f}" if runner_up is not None else "")
+                    + f": {model.explain(lv)}",
+                ),
+            )
+            for w, _, fq, fc, lv in ranked[:_POSSIBLE_PER_QUERY]
+        ]
+        return False
+
+    for query in queries:
+        if query in members and linker._find(query) == query:
+            decide(query)
+    # A second look at the undecided: a link made later may have joined their two candidates.
+    for query in sorted(possible):
+        if query in members and linker._find(query) == query:
+            decide(query)
+    # A later link may have made a possible pair one child already: nothing left to review.
+    listed: dict[frozenset[int], PossibleLink] = {}
+    for found in possible.values():
+        for a, b, link in found:
+            if linker._find(a) != linker._find(b):
+                listed.setdefault(frozenset((a, b)), link)  # each pair once, either way round
+    return matches, list(listed.values())
+
+
+def _identified_pairs(
+    cases: Sequence[CaseLike], pseudonymous: Sequence[bool], groups: Sequence[int]
+) -> list[tuple[int, int]]:
+    """Pairs of cases with a pseudonym in one child group (a few per child): one child for sure."""
+    first: dict[int, list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int]] = []
+    for i, group in enumerate(groups):
+        if pseudonymous[i]:
+            held = first[group]
+            if held and len(held) <= _M_PAIRS_PER_CHILD:
+                pairs.append((held[0], i))
+                if len(pairs) == SAMPLE_PAIRS // 3:  # enough to estimate a handful of m's
+                    break
+            held.append(i)
+    return pairs
+
+
+def _fits(ours: list[int], theirs: list[int], prof: Callable[[int], Profile]) -> bool:
+    """No pair of the two groups' cases is vetoed (checked before a merge, not per case)."""
+    return not any(
+        vetoed(prof(a), prof(b), compare(prof(a), prof(b))) for a in ours for b in theirs
+    )
+
+
+class _Lazy(Sequence[Profile]):
+    """Profiles worked out only for the cases a random pair draws."""
+
+    def __init__(self, prof: Callable[[int], Profile], n: int) -> None:
+        self.prof, self.n = prof, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Profile:  # type: ignore[override]
+        return self.prof(i)
+
+
+def _typo(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """Dates that differ in one component or by a day/month swap."""
+    same = sum(x == y for x, y in zip(a, b, strict=True))
+    return same >= 2 or (a[0] == b[0] and a[1] == b[2] and a[2] == b[1])
