@@ -134,15 +134,27 @@ def _cells(row: Row, stats: Statistics) -> list[str]:
     return [row.dimension, row.value, *map(str, figures)]
 
 
+#: Rows shown even when empty: "how many children died" must read 0, not be missing.
+ALWAYS_SHOWN = frozenset({("outcome", "fatal")})
+
+
 def _shown(rows: list[Row]) -> list[Row]:
-    """Rows with anything in them (the CSV keeps them all)."""
-    return [r for r in rows if r.children or r.incidents or any(r.notifications.values())]
+    """Rows with anything in them, and the fatal outcome always (the CSV keeps them all)."""
+    return [
+        r
+        for r in rows
+        if r.children
+        or r.incidents
+        or any(r.notifications.values())
+        or (r.dimension, r.value) in ALWAYS_SHOWN
+    ]
 
 
 def _footnote(stats: Statistics) -> str:
     return (
         f"{stats.unlinked} case(s) without a pseudonym could not be linked and count as children"
         f" of their own; {stats.ambiguous} case(s) referred to an incident with several possible"
-        " children and were not merged. Forms, relationships, setting, region and institution"
+        f" children and were not merged; {stats.possible} case(s) have a possible link listed"
+        " for clerical review, not merged. Forms, relationships, setting, region and institution"
         " count an incident under each of its values."
     )
