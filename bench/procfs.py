@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -43,3 +44,12 @@ def machine_busy_seconds() -> tuple[float, float]:
 
 def cores() -> int:
     return len(os.sched_getaffinity(0))
+
+
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (its gateway workers, say)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]

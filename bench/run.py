@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--processes", type=int, default=1, help="sender processes (senders split evenly)"
     )
     parser.add_argument(
+        "--workers", type=int, default=1, help="gateway processes on its one socket (`workers`)"
+    )
+    parser.add_argument(
         "--client", choices=("raw", "httpx"), default="raw", help="HTTP client of the senders"
     )
     parser.add_argument(
@@ -270,8 +273,10 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
     recorder: pyspy.Recorder | None = None
     try:
         wait_ready(workers)
+        # With `--workers`, the gateway is a parent that forks its serving processes.
+        gateway_pids = [gateway_pid, *procfs.children(gateway_pid)]
         pids = {
-            "gateway": [gateway_pid],
+            "gateway": gateway_pids,
             "register": [register_pid],
             "senders": [p.pid for p, _, _ in workers if p.pid is not None],
             "bench": [os.getpid()],
@@ -295,7 +300,7 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
         run.window = (first, second)
         if args.profile_seconds > 0:
             recorder = pyspy.Recorder(
-                gateway_pid,
+                gateway_pids[-1],  # with workers: one of them (each does the same work)
                 args.profile_seconds,
                 stack.root / "gateway-profile.txt",
                 stack.root / "py-spy.log",
@@ -311,7 +316,7 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
         run.delivered_in_window = counter.between(first.wall, second.wall)
         run.delivered_total = counter.count()
         run.peak_rss_kib = {
-            "gateway": procfs.status_kib(gateway_pid, "VmHWM"),
+            "gateway": sum(procfs.status_kib(p, "VmHWM") or 0 for p in gateway_pids) or None,
             "register": procfs.status_kib(register_pid, "VmHWM"),
         }
         run.cpu_total = {
@@ -458,6 +463,7 @@ def report(run: Run) -> str:
         "",
         "== results ==",
         f"machine: {cores} cores; store: {run.database}; client: {args.client}, "
+        f"gateway workers {args.workers}, "
         f"{args.senders} senders in {args.processes} process(es), "
         + (f"offered {args.rate:g}/s" if args.rate > 0 else "closed loop"),
         f"phases: warm-up {args.warmup:g}s, measured {window:.1f}s, "
@@ -553,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             stack = Stack.create(args.root, database=postgres.url if postgres else None)
             try:
                 stack.start_register()
-                stack.start_gateway()
+                stack.start_gateway({"GATEWAY_WORKERS": str(args.workers)})
                 store = "PostgreSQL" if postgres else "SQLite (WAL, synchronous=FULL)"
                 run = Run(args, store, postgres)
                 measure(args, stack, run)

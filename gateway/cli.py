@@ -8,6 +8,7 @@ from typing import Annotated
 
 import orjson
 import typer
+import uvicorn
 
 from gateway.audit.cli import audit_app
 from gateway.cliopts import ConfigOpt, database_from, settings_from
@@ -25,8 +26,16 @@ app.add_typer(adapter_app, name="adapter")
 
 
 @app.command()
-def serve(config: ConfigOpt, port: int | None = None, no_forward: bool = False) -> None:
+def serve(
+    config: ConfigOpt,
+    port: int | None = None,
+    no_forward: bool = False,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes serving one socket (setting `workers`)")
+    ] = None,
+) -> None:
     """Serve the institutions over mutual TLS and forward to the register."""
+    from gateway import workers as processes
     from gateway.app import create_app
     from gateway.tls import ServerTls, build_server
 
@@ -34,11 +43,14 @@ def serve(config: ConfigOpt, port: int | None = None, no_forward: bool = False) 
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    try:
-        server = build_server(
+    port = port or settings.port
+    count = workers or settings.workers
+
+    def build() -> uvicorn.Server:
+        return build_server(
             create_app(settings, forward=not no_forward),
             host=settings.host,
-            port=port or settings.port,
+            port=port,
             tls=(
                 ServerTls(settings.tls_cert, settings.tls_key, settings.client_ca)
                 if settings.listen == "mtls"
@@ -46,10 +58,18 @@ def serve(config: ConfigOpt, port: int | None = None, no_forward: bool = False) 
             ),
             trusted_proxies=settings.trusted_proxies,
         )
+
+    try:
+        if count == 1:
+            build().run()
+            return
+        if settings.listen == "mtls":
+            # The certificates are checked before forking, so that a bad file fails once, here.
+            ServerTls(settings.tls_cert, settings.tls_key, settings.client_ca).context()
     except ConfigurationError as exc:
         typer.echo(f"refusing to start: {exc}", err=True)
         raise typer.Exit(2) from exc
-    server.run()
+    raise typer.Exit(processes.run(build, processes.listening_socket(settings.host, port), count))
 
 
 @certs_app.command("init")

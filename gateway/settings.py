@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="forbid")
 
     host: str = "127.0.0.1"
+    #: Processes serving the one socket (`gateway/workers.py`): one per core is the start.
+    workers: int = Field(default=1, ge=1)
     port: int = 8443
     #: A file path (SQLite, the default) or a `postgresql://` URL.
     database: str = "var/gateway.sqlite3"
