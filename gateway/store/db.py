@@ -63,6 +63,8 @@ class Tx:
         return " FOR UPDATE" if self.postgres else ""
 
 
+# Any constant both replicas agree on: the advisory lock that serialises schema creation.
+_SCHEMA_LOCK = 0x6761746577617900
 _Job = tuple[Callable[[Tx], Any], Future[Any]]
 
 
@@ -95,8 +97,19 @@ class Database:
         return conn
 
     def _init_schema(self) -> None:
-        for statement in schema_statements(self.postgres):
-            self._writer_conn.execute(statement)
+        conn = self._writer_conn
+        if not self.postgres:
+            for statement in schema_statements(False):
+                conn.execute(statement)
+            return
+        # `IF NOT EXISTS` is not safe against a replica creating the same table at the same
+        # moment (a unique violation in the catalogue): replicas take turns.
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            for statement in schema_statements(True):
+                conn.execute(statement)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -123,3 +123,15 @@ def test_full_disk_is_unavailable_and_recovers(tmp_path: Path) -> None:
         assert database.read_sync(audit.verify).records == 50
     finally:
         database.close()
+
+
+def test_replicas_starting_together_create_the_schema_once(url: str) -> None:
+    """Gateways started at the same moment on a new store (workers, replicas): no catalogue
+    race (PostgreSQL's `IF NOT EXISTS` alone is not safe against a concurrent creator)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Database(url), range(4)))
+    for store in stores:
+        assert store.read_sync(audit.verify).ok
+        store.close()
