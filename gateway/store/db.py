@@ -15,6 +15,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -64,6 +65,7 @@ class Tx:
 
 
 # Any constant both replicas agree on: the advisory lock that serialises schema creation.
+_BUSY_SECONDS = 10.0
 _SCHEMA_LOCK = 0x6761746577617900
 _Job = tuple[Callable[[Tx], Any], Future[Any]]
 
@@ -88,11 +90,14 @@ class Database:
         if self.postgres:
             return psycopg.connect(self.url, autocommit=True)
         Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.url, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout from the first statement on: switching a new file to WAL takes an
+        # exclusive lock that another process (a worker starting beside this one) may hold.
+        conn = sqlite3.connect(
+            self.url, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
+        )
+        _enter_wal(conn)
         # FULL: a commit survives power loss, which is what an acknowledgement promises.
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
@@ -221,3 +226,17 @@ class Database:
         self._jobs.put(None)
         self._thread.join(timeout=10)
         self._writer_conn.close()
+
+
+def _enter_wal(conn: sqlite3.Connection) -> None:
+    """`PRAGMA journal_mode=WAL`, retried: while another process opens the same new file, SQLite
+    can answer "database is locked" at once, without waiting in the busy handler."""
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
