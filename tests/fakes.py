@@ -6,22 +6,26 @@ Together they let a test drive a transport's router through `httpx.ASGITransport
 certificate, store or adapter run:
 
     pipeline = FakePipeline(answer=receipt)
-    app = FastAPI()
-    app.include_router(my_transport.router(adapter, pipeline))
-    app.add_middleware(CallerFromHeader)
-    # POST with `x-test-caller: <slug>`, then look at pipeline.submitted and pipeline.refusals
+    app = transport_app(my_transport.router(adapter, pipeline))
+    response = request(app, "POST", "/path", caller="mvr", content=b"...")
+    # then look at pipeline.submitted and pipeline.refusals
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.adapter import Adapter
 from gateway.errors import ReceiptNotFound
 from gateway.receipts import Caller, Receipt
+from gateway.transports.problem import install_handlers
 
 CALLER_HEADER = b"x-test-caller"
 
@@ -77,3 +81,38 @@ class CallerFromHeader:
             slug = dict(scope["headers"]).get(CALLER_HEADER, b"").decode()
             scope.setdefault("state", {})["caller"] = caller_for(slug) if slug else None
         await self.app(scope, receive, send)
+
+
+def transport_app(*routers: APIRouter) -> FastAPI:
+    """The routers as the gateway serves them (its error handlers), behind `CallerFromHeader`."""
+    app = FastAPI()
+    install_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(CallerFromHeader)
+    return app
+
+
+def request(
+    app: ASGIApp,
+    method: str,
+    path: str,
+    *,
+    caller: str | None,
+    content: bytes | AsyncIterator[bytes] | None = None,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    raise_app_exceptions: bool = True,
+    base_url: str = "http://gw",
+) -> httpx.Response:
+    """One request to `app` in process, as institution `caller` (None: no certificate)."""
+    sent = dict(headers or {})
+    if caller is not None:
+        sent[CALLER_HEADER.decode()] = caller
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            return await client.request(method, path, content=content, headers=sent, params=params)
+
+    return asyncio.run(go())

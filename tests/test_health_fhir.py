@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from datetime import UTC, datetime
@@ -12,7 +11,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
@@ -37,8 +35,7 @@ from gateway.transports.fhir_outcome import (
     NotAMessage,
     NotSupported,
 )
-from gateway.transports.problem import install_handlers
-from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from tests.fakes import FakePipeline, caller_for, request, transport_app
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "health" / "samples"
 PATH = "/fhir/$process-message"
@@ -67,22 +64,17 @@ def call(
     content: bytes | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    sent = dict(FHIR if headers is None else headers)
-    if caller is not None:
-        sent["x-test-caller"] = caller
-    app = FastAPI()
-    install_handlers(app)  # as in the gateway: /fhir must not answer problem+json anyway
-    app.include_router(fhir_messaging.router(HealthAdapter(), pipeline))
-    app.include_router(fhir_messaging.refusals_router([PATH]))
-    app.include_router(receipts.router(pipeline))
-    app.add_middleware(CallerFromHeader)
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="https://gw") as client:
-            return await client.request(method, path, content=content, headers=sent)
-
-    return asyncio.run(go())
+    # As in the gateway: /fhir must not answer problem+json, error handlers or not.
+    app = transport_app(
+        fhir_messaging.router(HealthAdapter(), pipeline),
+        fhir_messaging.refusals_router([PATH]),
+        receipts.router(pipeline),
+    )
+    sent = FHIR if headers is None else headers
+    return request(
+        app, method, path, caller=caller, content=content, headers=sent,
+        raise_app_exceptions=False, base_url="https://gw",
+    )  # fmt: skip
 
 
 def outcome(response: httpx.Response, status: int) -> list[dict[str, Any]]:

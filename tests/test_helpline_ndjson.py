@@ -32,8 +32,8 @@ from gateway.errors import (
 from gateway.facts import DataWarning
 from gateway.receipts import Caller, Receipt
 from gateway.transports import ndjson
-from gateway.transports.problem import PROBLEM_BASE, install_handlers
-from tests.fakes import CallerFromHeader, caller_for
+from gateway.transports.problem import PROBLEM_BASE
+from tests.fakes import caller_for, request, transport_app
 
 PATH = "/api/v1/helpline/contacts"
 NDJSON = {"content-type": "application/x-ndjson"}
@@ -91,30 +91,15 @@ class ScriptedPipeline:
         self.refusals.append((caller, slug, error, raw))
 
 
-def app_for(pipeline: ScriptedPipeline) -> FastAPI:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(ndjson.router(ADAPTER, pipeline))
-    app.add_middleware(CallerFromHeader)
-    return app
-
-
 def post(
     pipeline: ScriptedPipeline,
     body: bytes | AsyncIterator[bytes],
     headers: dict[str, str] | None = None,
     caller: str | None = "helpline",
 ) -> httpx.Response:
-    sent = dict(NDJSON if headers is None else headers)
-    if caller is not None:
-        sent["x-test-caller"] = caller
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app_for(pipeline))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            return await client.post(PATH, content=body, headers=sent)
-
-    return asyncio.run(go())
+    app = transport_app(ndjson.router(ADAPTER, pipeline))
+    sent = NDJSON if headers is None else headers
+    return request(app, "POST", PATH, caller=caller, content=body, headers=sent)
 
 
 def line(contact: str = "HL-1", **fields: Any) -> bytes:
@@ -408,7 +393,7 @@ async def _lines(count: int) -> AsyncIterator[bytes]:
 
 
 def _peak(count: int) -> tuple[int, int, float]:
-    app = app_for(ScriptedPipeline())
+    app = transport_app(ndjson.router(ADAPTER, ScriptedPipeline()))
     tracemalloc.start()
     try:
         started = time.perf_counter()

@@ -31,8 +31,8 @@ from gateway.errors import (
 from gateway.facts import DataWarning
 from gateway.receipts import Caller, Receipt
 from gateway.transports import soap11
-from gateway.transports.problem import PROBLEM_BASE, install_handlers
-from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from gateway.transports.problem import PROBLEM_BASE
+from tests.fakes import CallerFromHeader, FakePipeline, caller_for, request, transport_app
 from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "mvr" / "samples"
@@ -96,20 +96,12 @@ def call(
     adapter: Adapter | None = None,
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(soap11.router(adapter or MvrAdapter(), pipeline))
-    app.add_middleware(CallerFromHeader)
-    sent = dict(XML if headers is None else headers)
-    if caller is not None:
-        sent["x-test-caller"] = caller
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
-            return await client.request(method, path, content=content, headers=sent, params=params)
-
-    return asyncio.run(go())
+    app = transport_app(soap11.router(adapter or MvrAdapter(), pipeline))
+    sent = XML if headers is None else headers
+    return request(
+        app, method, path, caller=caller, content=content, headers=sent, params=params,
+        base_url="http://gw.test",
+    )  # fmt: skip
 
 
 def parsed(response: httpx.Response) -> etree._Element:

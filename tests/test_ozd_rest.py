@@ -3,7 +3,6 @@ then the whole gateway over real mutual TLS."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +12,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
 
 from adapters.ozd import OzdAdapter
 from gateway.adapter import Adapter, TransportSpec
@@ -31,8 +29,8 @@ from gateway.errors import (
 from gateway.facts import DataWarning
 from gateway.receipts import Receipt
 from gateway.transports import receipts, rest_json
-from gateway.transports.problem import PROBLEM_BASE, install_handlers
-from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from gateway.transports.problem import PROBLEM_BASE
+from tests.fakes import FakePipeline, caller_for, request, transport_app
 from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "ozd" / "samples"
@@ -59,15 +57,6 @@ RECEIPT = Receipt(
 )
 
 
-def app_for(pipeline: FakePipeline, adapter: Adapter) -> FastAPI:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(rest_json.router(adapter, pipeline))
-    app.include_router(receipts.router(pipeline))
-    app.add_middleware(CallerFromHeader)
-    return app
-
-
 def call(
     pipeline: FakePipeline,
     method: str,
@@ -78,16 +67,10 @@ def call(
     headers: dict[str, str] | None = None,
     adapter: Adapter | None = None,
 ) -> httpx.Response:
-    sent = dict(headers or {})
-    if caller is not None:
-        sent["x-test-caller"] = caller
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app_for(pipeline, adapter or OzdAdapter()))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            return await client.request(method, path, content=content, headers=sent)
-
-    return asyncio.run(go())
+    app = transport_app(
+        rest_json.router(adapter or OzdAdapter(), pipeline), receipts.router(pipeline)
+    )
+    return request(app, method, path, caller=caller, content=content, headers=headers)
 
 
 def post(pipeline: FakePipeline, body: bytes, **kwargs: Any) -> httpx.Response:

@@ -3,7 +3,6 @@ whole gateway over real mutual TLS, called with zeep (a SOAP 1.2 client) through
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from lxml import etree
 
 from adapters.prosecution import ProsecutionAdapter
@@ -30,8 +28,8 @@ from gateway.errors import (
 from gateway.facts import DataWarning
 from gateway.receipts import Receipt
 from gateway.transports import soap12
-from gateway.transports.problem import PROBLEM_BASE, install_handlers
-from tests.fakes import CallerFromHeader, FakePipeline, caller_for
+from gateway.transports.problem import PROBLEM_BASE
+from tests.fakes import FakePipeline, caller_for, request, transport_app
 from tests.servers import InProcessGateway, in_process_gateway
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "prosecution" / "samples"
@@ -93,20 +91,12 @@ def call(
     adapter: Adapter | None = None,
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(soap12.router(adapter or ProsecutionAdapter(), pipeline))
-    app.add_middleware(CallerFromHeader)
-    sent = dict(SOAP_XML if headers is None else headers)
-    if caller is not None:
-        sent["x-test-caller"] = caller
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw.test") as client:
-            return await client.request(method, path, content=content, headers=sent, params=params)
-
-    return asyncio.run(go())
+    app = transport_app(soap12.router(adapter or ProsecutionAdapter(), pipeline))
+    sent = SOAP_XML if headers is None else headers
+    return request(
+        app, method, path, caller=caller, content=content, headers=sent, params=params,
+        base_url="http://gw.test",
+    )  # fmt: skip
 
 
 def parsed(response: httpx.Response) -> etree._Element:

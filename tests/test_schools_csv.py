@@ -3,7 +3,6 @@ real adapter (so row errors are the adapter's) and records what it was handed.""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from dataclasses import replace
@@ -13,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from adapters.schools import SchoolsAdapter
 from gateway.adapter import Adapter, TranslateContext, TransportSpec
@@ -23,8 +21,8 @@ from gateway.mappings import Mappings
 from gateway.receipts import Caller, Receipt
 from gateway.resources import mappings_dir
 from gateway.transports import csv_batch
-from gateway.transports.problem import PROBLEM_BASE, install_handlers
-from tests.fakes import CallerFromHeader, FakePipeline
+from gateway.transports.problem import PROBLEM_BASE
+from tests.fakes import FakePipeline, request, transport_app
 
 SAMPLES = Path(__file__).resolve().parents[1] / "adapters" / "schools" / "samples"
 PATH = "/api/v1/schools/incidents"
@@ -72,20 +70,9 @@ def post(
     adapter: Adapter | None = None,
 ) -> tuple[httpx.Response, FakePipeline]:
     fake = fake or pipeline()
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(csv_batch.router(adapter or SchoolsAdapter(), fake))
-    app.add_middleware(CallerFromHeader)
-    sent = dict(CSV if headers is None else headers)
-    if caller:
-        sent["x-test-caller"] = caller
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            return await client.post(PATH, content=body, headers=sent)
-
-    return asyncio.run(go()), fake
+    app = transport_app(csv_batch.router(adapter or SchoolsAdapter(), fake))
+    sent = CSV if headers is None else headers
+    return request(app, "POST", PATH, caller=caller, content=body, headers=sent), fake
 
 
 def results(response: httpx.Response) -> list[dict[str, Any]]:
