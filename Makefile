@@ -37,7 +37,7 @@ bench-simulate: setup
 	$(BIN)/python bench/simulate.py
 
 bench-linking: setup
-	$(BIN)/python bench/linking.py
+	$(BIN)/python -m bench.linking
 
 bench-audit: setup
 	$(BIN)/python -m bench.audit_search

@@ -1,7 +1,7 @@
 """The audit log's Merkle tree at scale: appends, roots and proofs over ~1,000,000 records.
 
-    .venv/bin/python bench/audit_merkle.py                 # 1,000,000 records, SQLite in var/
-    .venv/bin/python bench/audit_merkle.py --records 100000 --postgres URL
+    .venv/bin/python -m bench.audit_merkle                 # 1,000,000 records, SQLite
+    .venv/bin/python -m bench.audit_merkle --records 100000 --postgres URL
 
 Builds a store by appending records the way the gateway does (`audit.append` in group commits,
 which also writes the leaf and perfect-subtree hashes), then times what the tree is for: a root
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stores import scratch_url
 from gateway import audit
 from gateway.audit import merkle
 from gateway.audit.chain import COLUMNS, Entry, record_from_row
@@ -107,16 +107,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000, help="records per group commit")
     parser.add_argument("--proofs", type=int, default=200, help="proofs to time")
-    parser.add_argument("--postgres", help="a PostgreSQL URL instead of SQLite in var/")
+    parser.add_argument("--postgres", help="a fresh schema on this PostgreSQL server instead")
     args = parser.parse_args()
+    with scratch_url(args.postgres, "bench_merkle") as url:
+        measure(Database(url), args)
 
-    if args.postgres:
-        url = args.postgres
-    else:
-        folder = Path("var/bench-merkle")
-        shutil.rmtree(folder, ignore_errors=True)
-        url = str(folder / "audit.sqlite3")
-    db = Database(url)
+
+def measure(db: Database, args: argparse.Namespace) -> None:
     n = args.records
     try:
         print(f"appending {n:,} records in commits of {args.batch} …", file=sys.stderr)

@@ -7,9 +7,9 @@ prosecution (citing the police file), ОЗД (one signal per child, often citing
 the helpline (often anonymous, sometimes citing the ОЗД signal) and schools; children recur
 across incidents; a few cases are updated or cancelled. Figures are printed, never asserted.
 
-    .venv/bin/python bench/linking.py                      # 1,000,000 notifications, SQLite
-    .venv/bin/python bench/linking.py --reuse --rules-only # again, deterministic rules only
-    .venv/bin/python bench/linking.py --count 100000 --postgres postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.linking                      # 1,000,000 notifications, SQLite
+    .venv/bin/python -m bench.linking --reuse --rules-only # again, deterministic rules only
+    .venv/bin/python -m bench.linking --count 100000 --postgres postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
-
+from bench.stores import scratch_url
 from registry.linking import link
 from registry.stats import statistics
 from registry.store import Store
@@ -55,15 +53,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(args.postgres, autocommit=True) as admin:
-            admin.execute(f"CREATE SCHEMA {schema}")
-            try:
-                sep = "&" if "?" in args.postgres else "?"
-                url = f"{args.postgres}{sep}options={quote(f'-csearch_path={schema}')}"
-                run(url, args, fill=True)
-            finally:
-                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        with scratch_url(args.postgres, "bench_linking") as url:
+            run(url, args, fill=True)
         return 0
     fill = not (args.reuse and args.db.exists())
     if fill:

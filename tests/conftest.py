@@ -9,12 +9,14 @@ processes of the end-to-end tests are checked from their stores when each stack 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
 from gateway import profile
+from tests import pg
 
 CHECKED = {"bundles": 0}
 
@@ -41,3 +43,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(
         f"canonical bundles also validated with fhir.resources.R4B in process: {CHECKED['bundles']}"
     )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store's location: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.sqlite3")
+    else:
+        with pg.schema() as found:
+            yield found

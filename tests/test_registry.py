@@ -28,7 +28,6 @@ from gateway.tls import ServerTls
 from registry.app import create_app
 from registry.cli import app as cli
 from registry.store import Store
-from tests import pg
 from tests.servers import bound_socket, mtls_client, running
 
 FHIR = {"content-type": "application/fhir+json"}
@@ -40,13 +39,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiLayout:
     return init_pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "register.sqlite3")
-    else:
-        with pg.schema() as url:
-            yield url
+@pytest.fixture
+def target(url: str) -> str:
+    """Where the register stores: each test runs on SQLite and on PostgreSQL (`url`)."""
+    return url
 
 
 @contextmanager
