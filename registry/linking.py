@@ -37,6 +37,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from gateway.codes import INSTITUTIONS
+from registry.ekatte import regions
 from registry.probabilistic import PossibleLink, link_remainder
 
 #: Incident dates of one child at most this many days apart may be one incident.
@@ -290,13 +291,9 @@ class _Linker:
     def _probabilistic(self) -> None:
         """Children without a pseudonym that the rules above left apart: the Fellegi–Sunter
         step (registry/probabilistic.py) links the ones it is sure of, lists the likely ones."""
-        # Imported here: registry.stats (which this module's callers import) has the EKATTE
-        # table, and it imports this module.
-        from registry.stats import EKATTE_REGIONS
-
         cases = self.cases
         matches, self.possible = link_remainder(
-            cases, [bool(c.pseudonyms) for c in cases], self, _born, EKATTE_REGIONS
+            cases, [bool(c.pseudonyms) for c in cases], self, _born, regions()
         )
         for match in matches:
             self._reason("probabilistic", match.i, match.j, match.evidence)

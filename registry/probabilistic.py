@@ -293,7 +293,10 @@ class Blocks:
 
     - *near*: the same sex (or unknown), place (region or EKATTE) and possible birth year,
       incident dates at most `days` apart (`BLOCK_DAYS`, or 1 when only that can do);
-    - *born*: the same full birth date, sex and place, any incident date (a later incident).
+    - *born*: the same full birth date, sex and place, any incident date (a later incident);
+    - *moved*: the same full birth date and sex, incident dates at most `days` apart, any place
+      (the police write where it happened, ОЗД where the child lives: a fifth of incidents
+      happen away from home).
 
     The queries are indexed (a few per cent of the cases), then every case is looked up once
     with keys taken straight from its flat form (no date parsing).
@@ -308,6 +311,7 @@ class Blocks:
         # Keyed by the candidate's day too: each case then looks up only its own day.
         near: dict[tuple[str | None, str, int | None, int], list[int]] = defaultdict(list)
         born: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
+        moved: dict[tuple[str | None, str, int], list[int]] = defaultdict(list)
         for q, (use_near, use_born, days) in wanted.items():
             case = cases[q]
             flat = case.flat
@@ -325,19 +329,25 @@ class Blocks:
             if use_born and birth and len(birth) == 10:
                 for sex, place in product(sexes, places):
                     born[(sex, birth, place)].append(q)
+            if use_near and case.day and birth and len(birth) == 10:
+                for sex, day in product(sexes, range(case.day - days, case.day + days + 1)):
+                    moved[(sex, birth, day)].append(q)
         self.found: dict[int, set[int]] = defaultdict(set)
         found = self.found
         for i, case in enumerate(cases):
             flat = case.flat
             sex, day = case.sex, case.day
             birth = flat.get("birth_date")
-            full = birth if born and birth and len(birth) == 10 else None
+            full = birth if birth and len(birth) == 10 else None
+            if full and moved:
+                for q in moved.get((sex, full, day), ()):
+                    found[q].add(i)
             years = [*_birth_years(flat), _ANY_YEAR] if near and day else []
             for place in _places(flat, regions):
                 for year in years:
                     for q in near.get((sex, place, year, day), ()):
                         found[q].add(i)
-                if full:
+                if full and born:
                     for q in born.get((sex, full, place), ()):
                         found[q].add(i)
 

@@ -26,21 +26,13 @@ from datetime import date
 from typing import Any
 
 from gateway.codes import INSTITUTIONS, OUTCOMES, RELATIONSHIPS, SETTINGS, SEXES, VIOLENCE_FORMS
+from registry.ekatte import region_of
 from registry.linking import Linkage, link, paused_gc
 
 #: Statistical age bands: the helpline's, the coarsest any institution gives, so that every
 #: child with any age information falls in exactly one.
 AGE_BANDS = ("0-5", "6-11", "12-14", "15-17")
 REGIONS = tuple(f"BG-{n:02d}" for n in range(1, 29))
-#: Settlement (EKATTE) to region for the settlements the methodology names; a full register
-#: loads the whole EKATTE classifier here.
-EKATTE_REGIONS = {
-    "68134": "BG-22",
-    "56784": "BG-16",
-    "10135": "BG-03",
-    "07079": "BG-02",
-    "63427": "BG-18",
-}
 UNKNOWN = "unknown"
 
 #: Each dimension with its values in listing order (`unknown` last where it exists).
@@ -220,7 +212,7 @@ class _Facts:
 
 def _facts(case: Mapping[str, Any]) -> _Facts:
     band, precision = _age_band(case)
-    region = case.get("region") or EKATTE_REGIONS.get(str(case.get("ekatte")), UNKNOWN)
+    region = case.get("region") or region_of(case.get("ekatte")) or UNKNOWN
     return _Facts(
         institution=str(case.get("institution") or UNKNOWN),
         forms=tuple(case.get("forms") or ("unspecified",)),

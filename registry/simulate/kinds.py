@@ -9,12 +9,13 @@ institution by `RELATION`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
 class Kind:
     name: str
-    weight: int
+    weight: float  # share of incidents, per cent
     relations: tuple[str, ...]
     crime: float  # chance the police register it (and then the prosecution may open a file)
     school: float  # chance a school records it under the anti-bullying mechanism
@@ -26,6 +27,11 @@ class Kind:
     school_forms: tuple[str, ...]
     icd: tuple[str, ...]
     injury: str  # МВР InjuryCode
+
+    @property
+    def fatal(self) -> bool:
+        """The child dies of it (МВР InjuryCode 4): the homicide question of the register."""
+        return self.injury == "4"
 
 
 KINDS: tuple[Kind, ...] = (
@@ -45,6 +51,9 @@ KINDS: tuple[Kind, ...] = (
          ("физическо",), ("AV.PHY",), (), ("Y04.4", "S02.0"), "2"),
     Kind("staff", 2, ("caregiver-professional",), 0.4, 0.7, 0.1, "143", "2",
          ("психическо",), ("AV.EMO",), ("психически",), ("T74.3",), "0"),
+    # Some 10-30 children a year in Bulgaria (the 2, 11 or 32 of 2020, by whom you ask).
+    Kind("homicide", 0.3, ("parent", "step-parent", "acquaintance"), 0.98, 0.0, 0.7, "116", "1",
+         ("физическо",), ("AV.PHY",), (), ("Y09", "S06.9"), "4"),
 )  # fmt: skip
 
 #: canonical relationship -> (МВР code, prosecution value, ОЗД value, school perpetrator)
@@ -58,16 +67,48 @@ RELATION: dict[str, tuple[str, str, str, str]] = {
     "stranger": ("8", "НЕПОЗНАТ", "непознат", "друг"),
 }
 
-#: EKATTE, ISO 3166-2:BG region, the city's name as units and directorates carry it.
-PLACES: tuple[tuple[str, str, str], ...] = (
-    ("68134", "BG-22", "София"),
-    ("56784", "BG-16", "Пловдив"),
-    ("10135", "BG-03", "Варна"),
-    ("07079", "BG-02", "Бургас"),
-    ("63427", "BG-18", "Русе"),
-    ("72624", "BG-24", "Стара Загора"),
-    ("51500", "BG-15", "Плевен"),
-    ("68850", "BG-27", "Шумен"),
+
+class Place(NamedTuple):
+    """A regional centre: where a family lives and its institutions sit."""
+
+    ekatte: str
+    region: str  # ISO 3166-2:BG
+    city: str  # as units and directorates carry it
+    code: str  # the region's letters in ОЗД signal numbers
+    weight: int  # children living in the region, thousands (roughly, after the 2021 census)
+
+
+#: Every region's centre (Sofia province's: Botevgrad), EKATTE codes from registry/ekatte.csv.
+#: A family lives in a region with the chance of its share of the country's children.
+PLACES: tuple[Place, ...] = (
+    Place("04279", "BG-01", "Благоевград", "БЛ", 43),
+    Place("07079", "BG-02", "Бургас", "БС", 64),
+    Place("10135", "BG-03", "Варна", "ВН", 77),
+    Place("10447", "BG-04", "Велико Търново", "ВТ", 28),
+    Place("10971", "BG-05", "Видин", "ВД", 9),
+    Place("12259", "BG-06", "Враца", "ВР", 21),
+    Place("14218", "BG-07", "Габрово", "ГБ", 12),
+    Place("72624", "BG-08", "Добрич", "ДБ", 24),
+    Place("40909", "BG-09", "Кърджали", "КЖ", 22),
+    Place("41112", "BG-10", "Кюстендил", "КН", 13),
+    Place("43952", "BG-11", "Ловеч", "ЛВ", 16),
+    Place("48489", "BG-12", "Монтана", "МН", 17),
+    Place("55155", "BG-13", "Пазарджик", "ПЗ", 39),
+    Place("55871", "BG-14", "Перник", "ПК", 15),
+    Place("56722", "BG-15", "Плевен", "ПЛ", 31),
+    Place("56784", "BG-16", "Пловдив", "ПД", 104),
+    Place("61710", "BG-17", "Разград", "РЗ", 16),
+    Place("63427", "BG-18", "Русе", "РС", 27),
+    Place("66425", "BG-19", "Силистра", "СС", 15),
+    Place("67338", "BG-20", "Сливен", "СЛ", 35),
+    Place("67653", "BG-21", "Смолян", "СМ", 12),
+    Place("68134", "BG-22", "София", "СФ", 215),
+    Place("05815", "BG-23", "Ботевград", "СО", 37),
+    Place("68850", "BG-24", "Стара Загора", "СЗ", 49),
+    Place("73626", "BG-25", "Търговище", "ТГ", 17),
+    Place("77195", "BG-26", "Хасково", "ХК", 34),
+    Place("83510", "BG-27", "Шумен", "ШН", 27),
+    Place("87374", "BG-28", "Ямбол", "ЯБ", 17),
 )
 
 GIRLS = ("Мария", "Елена", "Йоана", "Виктория", "Александра", "Никол", "Габриела", "Ивана")

@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from registry.simulate import kinds, numbers
 from registry.simulate.kinds import KINDS, PLACES, Kind
 
+_PLACE_INDICES = range(len(PLACES))
+_PLACE_WEIGHTS = [p.weight for p in PLACES]
 SLUGS = ("mvr", "prosecution", "ozd", "helpline", "schools", "health")
 ONE_CHILD = ("ozd", "helpline", "health")
-OZD_CODES = ("СФ", "ПД", "ВН", "БС", "РС", "СЗ", "ПЛ", "ШН")
 
 # Chance a record carries the child's personal number when the child has one (the helpline
 # never does; schools have no ЛНЧ column), and chance it also writes a birth date beside an ЕГН.
@@ -124,7 +125,8 @@ class _Builder:
         while len(self.children) < target:
             family = self._family()
             first = self._incident(family, None)
-            if rng.random() < 0.2:  # the same children again, at least a week later
+            # The same children again, at least a week later (unless the first one killed).
+            if rng.random() < 0.2 and not first.kind.fatal:
                 self._incident(family, first.day)
         noise = sum(1 for r in self.reports if r.slug == "helpline") // 25
         return World(self.year, self.children, self.incidents, self.reports, noise)
@@ -161,10 +163,13 @@ class _Builder:
             number=number,
             first_name=rng.choice(kinds.BOYS if sex == "male" else kinds.GIRLS),
             last_name=sibling.last_name if sibling else rng.choice(kinds.SURNAMES),
-            home=sibling.home if sibling else rng.randrange(len(PLACES)),
+            home=sibling.home if sibling else self._place(),
         )
         self.children[child.id] = child
         return child
+
+    def _place(self) -> int:
+        return self.rng.choices(_PLACE_INDICES, weights=_PLACE_WEIGHTS)[0]
 
     # -- incidents and who reports them -------------------------------------------------------
 
@@ -181,7 +186,7 @@ class _Builder:
             kind=kind,
             relation=rng.choice(kind.relations),
             children=family,
-            place=home if rng.random() < 0.8 else rng.randrange(len(PLACES)),
+            place=home if rng.random() < 0.8 else self._place(),
         )
         self.incidents[incident.id] = incident
         self._reports(incident)
@@ -197,7 +202,7 @@ class _Builder:
                 slugs.append("prosecution")
         if rng.random() < 0.75:
             slugs.append("ozd")
-        if rng.random() < 0.2:
+        if rng.random() < 0.2 and not kind.fatal:  # nobody calls the helpline for the dead
             slugs.append("helpline")
         if rng.random() < kind.school:
             slugs.append("schools")
@@ -285,7 +290,7 @@ class _Builder:
         if slug == "prosecution":
             return f"ДП {n}/{year} РП-{city}"
         if slug == "ozd":
-            return f"ОЗД-{OZD_CODES[place]}-{year}-{n:06d}"
+            return f"ОЗД-{PLACES[place].code}-{year}-{n:06d}"
         if slug == "helpline":
             return f"HL-{year}-{n:07d}"
         if slug == "schools":

@@ -65,6 +65,30 @@ def test_two_cases_without_pseudonym_can_be_one_child() -> None:
     assert linkage.unlinked & {"ozd", "health"} == set()
 
 
+PLOVDIV: dict[str, Any] = {"ekatte": "56784", "region": None}  # region from the classifier
+SOFIA: dict[str, Any] = {"ekatte": "68134", "region": None}
+
+
+def test_police_at_the_scene_and_ozd_at_home_are_compared_across_places() -> None:
+    # The police write where it happened (Plovdiv), ОЗД where the child lives (Sofia): no place
+    # is shared, so only the *moved* block (birth date, sex, dates) brings them together.
+    cases = [
+        *others(),
+        case("police", "mvr:F1", "2021-03-01", "k1:aa", birth="2014-05-06", **PLOVDIV),
+        case("ozd", "ozd:S1", "2021-03-02", birth="2014-05-06", **SOFIA),
+    ]
+    linkage = link(cases)
+    listed = {frozenset((p.a, p.b)) for p in linkage.possible}
+    assert one_child(linkage, "police", "ozd") or frozenset(("police", "ozd")) in listed
+    for reason in linkage.reasons_for("ozd"):
+        assert reason.rule != "probabilistic" or "other-ekatte" in reason.evidence
+    # A child born a day apart is not in the block (and an exact birth date is what it keys on).
+    cases[-1] = case("ozd", "ozd:S1", "2021-03-02", birth="2014-05-07", **SOFIA)
+    later = link(cases)
+    assert not one_child(later, "police", "ozd")
+    assert frozenset(("police", "ozd")) not in {frozenset((p.a, p.b)) for p in later.possible}
+
+
 def test_anonymous_helpline_contact_a_week_away_stays_separate() -> None:
     linkage = link(
         [

@@ -13,6 +13,7 @@ from stdnum.bg import egn
 
 from gateway.devstack import Stack
 from gateway.kit.local import LocalGateway
+from gateway.profile.flattening import flatten
 from registry.linking import Linkage, link
 from registry.simulate import run_simulation
 from registry.simulate.numbers import valid_number
@@ -117,6 +118,41 @@ def test_every_rendered_message_is_accepted_by_the_gateway() -> None:
     finally:
         for gateway in gateways.values():
             gateway.close()
+
+
+def test_a_homicide_is_fatal_in_every_institution_that_says_so() -> None:
+    big = build_world(3000, seed=11)
+    fatal = {i.id for i in big.incidents.values() if i.kind.fatal}
+    assert 2 <= len(fatal) <= 30  # 0.3 % of incidents: the register's homicide question
+    killed = {c for i in fatal for c in big.incidents[i].children}
+    later = [i for i in big.incidents.values() if set(i.children) & killed and i.id not in fatal]
+    assert all(
+        i.day < big.incidents[f].day
+        for i in later
+        for f in fatal
+        if set(big.incidents[f].children) & set(i.children)
+    )  # nothing happens to a child after death
+    reports = [r for r in big.reports if r.incident in fatal]
+    assert not [r for r in reports if r.slug == "helpline"]
+    small = World(big.year, big.children, big.incidents, reports, 0)
+    gateways = {slug: LocalGateway(slug) for slug in SLUGS}
+    try:
+        for slug, messages in render_phase(small, "first").items():
+            for message in messages:
+                answer = gateways[slug].send(message.body, message.headers)
+                assert all(a.status == "accepted" for a in answers_of(message, answer))
+        outcomes = {
+            slug: {flatten(bundle)["outcome"] for bundle in gateway.canonical()}
+            for slug, gateway in gateways.items()
+        }
+    finally:
+        for gateway in gateways.values():
+            gateway.close()
+    # Police (InjuryCode 4), prosecution (Deceased) and hospitals (a deceased patient) know the
+    # child died; a Child Protection Department does not record an outcome.
+    for slug in ("mvr", "prosecution", "health"):
+        assert outcomes[slug] == {"fatal"}, slug
+    assert outcomes["ozd"] <= {"unknown"}
 
 
 def test_pairwise_precision_and_recall_on_a_hand_checked_case() -> None:

@@ -36,6 +36,8 @@ def document(world: World, report: Report, phase: Phase) -> bytes:
         patient["identifier"] = [{"system": system, "value": child.number}]
     if view.birth:
         patient["birthDate"] = view.birth.isoformat()
+    if incident.kind.fatal:
+        patient["deceasedBoolean"] = True
     home = PLACES[child.home]
     patient["address"] = [{"district": home[1], "city": home[0]}]
     codes = list(incident.kind.icd)

@@ -29,7 +29,9 @@ def document(world: World, report: Report, phase: Phase) -> bytes:
     rng = details(report, phase)
     incident = world.incidents[report.incident]
     kind = incident.kind
-    injury = kind.injury if phase != "update" else str(min(3, int(kind.injury) + 1))
+    # An update reports a worse injury than first thought; death is final.
+    worse = phase == "update" and not kind.fatal
+    injury = str(min(3, int(kind.injury) + 1)) if worse else kind.injury
     victims = []
     for index, view in enumerate(report.views):
         child = world.child(report, index)

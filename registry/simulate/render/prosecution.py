@@ -42,7 +42,8 @@ def document(world: World, report: Report, phase: Phase) -> bytes:
         name = escape(f"{child.first_name} {child.last_name}")
         victims.append(
             f"<p:Victim>{number}{birth}<p:Gender>{GENDER[child.sex]}</p:Gender>"
-            f"<p:Deceased>false</p:Deceased><p:Name>{name}</p:Name></p:Victim>"
+            f"<p:Deceased>{str(incident.kind.fatal).lower()}</p:Deceased>"
+            f"<p:Name>{name}</p:Name></p:Victim>"
         )
     police = report.references.get("mvr")
     ref = f"<p:PoliceRef>{escape(police)}</p:PoliceRef>" if police else ""
