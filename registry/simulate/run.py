@@ -9,9 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from gateway.devstack import Stack
-from registry.simulate.score import CaseTruth, LinkageLike, Score, score, stranded
+from registry.linking import Linkage
+from registry.simulate.score import (
+    CaseTruth,
+    Count,
+    Fatal,
+    LinkageLike,
+    Score,
+    score,
+    stranded,
+)
 from registry.simulate.send import Delivery, send_world, wait_until_delivered
 from registry.simulate.world import World, build_world
+from registry.stats import statistics
 
 Linker = Callable[[Iterable[Mapping[str, Any]]], LinkageLike]
 
@@ -53,6 +63,8 @@ def run_simulation(
     timings["link"] = time.monotonic() - started
     scored = {k: t for k, t in truth.items() if k in active_keys}
     result = score(scored, linkage)
+    if isinstance(linkage, Linkage):
+        result.fatal = fatal(world, [c["latest"] for c in active], linkage)
     institution = {c["case_key"]: c["institution"] for c in active}
     result.extra.update(
         world=describe(world),
@@ -95,6 +107,23 @@ def case_truth(delivery: Delivery, notifications: list[dict[str, Any]]) -> dict[
             view = report.views[index]
             truth[key] = CaseTruth(report.children[index], report.incident, view.carries_number)
     return truth
+
+
+def fatal(world: World, cases: list[Mapping[str, Any]], linkage: Linkage) -> Fatal:
+    """Children killed in the world's year (a live record of a fatal incident) against the
+    register's `outcome fatal` row and each institution's notifications of it."""
+    row = next(
+        r
+        for r in statistics(cases, linkage, world.year).rows
+        if (r.dimension, r.value) == ("outcome", "fatal")
+    )
+    killed = {
+        child
+        for r in world.reports
+        if r.live and world.incidents[r.incident].kind.fatal
+        for child in r.children
+    }
+    return Fatal(world.year, Count(len(killed), row.children), dict(row.notifications))
 
 
 def describe(world: World) -> dict[str, Any]:

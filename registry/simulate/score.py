@@ -76,11 +76,21 @@ class Part:
     incident_pairs: Pairs
 
 
+@dataclass(frozen=True, slots=True)
+class Fatal:
+    """The homicide question: children killed in the year, against what each institution says."""
+
+    year: int
+    children: Count  # truth: children of a live record of a fatal incident; found: `fatal` row
+    notifications: dict[str, int]  # per institution: its active cases saying `fatal`
+
+
 @dataclass(slots=True)
 class Score:
     overall: Part
     numbered: Part
     extra: dict[str, Any] = field(default_factory=dict)  # sizes, timings, checks
+    fatal: Fatal | None = None
 
     def table(self) -> str:
         return render_table(self)
@@ -164,4 +174,17 @@ def render_table(result: Score) -> str:
         ):
             counts = f"{p.true} / {p.found} / {p.common}"
             lines.append(f"  {label:28} {p.precision:9.4f} {p.recall:7.4f}   {counts}")
+    if result.fatal is not None:
+        lines += ["", *render_fatal(result.fatal)]
     return "\n".join(lines)
+
+
+def render_fatal(fatal: Fatal) -> list[str]:
+    """One line: how many children were killed, and how many each institution notified."""
+    slugs = list(fatal.notifications)
+    head = f"{'the homicide question, ' + str(fatal.year):30} {'truth':>7} {'found':>7}"
+    head += "".join(f" {slug:>11}" for slug in slugs)
+    count = fatal.children
+    row = f"  {'children killed (fatal)':28} {count.truth:7} {count.found:7}"
+    row += "".join(f" {fatal.notifications[slug]:11}" for slug in slugs)
+    return [head, "-" * len(head), row]

@@ -18,8 +18,8 @@ from registry.linking import Linkage, link
 from registry.simulate import run_simulation
 from registry.simulate.numbers import valid_number
 from registry.simulate.render import PHASES, render_phase
-from registry.simulate.run import describe
-from registry.simulate.score import CaseTruth, pairs, score, stranded
+from registry.simulate.run import describe, fatal
+from registry.simulate.score import CaseTruth, pairs, render_fatal, score, stranded
 from registry.simulate.send import answers_of
 from registry.simulate.world import ONE_CHILD, SLUGS, World, build_world
 
@@ -122,17 +122,17 @@ def test_every_rendered_message_is_accepted_by_the_gateway() -> None:
 
 def test_a_homicide_is_fatal_in_every_institution_that_says_so() -> None:
     big = build_world(3000, seed=11)
-    fatal = {i.id for i in big.incidents.values() if i.kind.fatal}
-    assert 2 <= len(fatal) <= 30  # 0.3 % of incidents: the register's homicide question
-    killed = {c for i in fatal for c in big.incidents[i].children}
-    later = [i for i in big.incidents.values() if set(i.children) & killed and i.id not in fatal]
+    deadly = {i.id for i in big.incidents.values() if i.kind.fatal}
+    assert 2 <= len(deadly) <= 30  # 0.3 % of incidents: the register's homicide question
+    killed = {c for i in deadly for c in big.incidents[i].children}
+    later = [i for i in big.incidents.values() if set(i.children) & killed and i.id not in deadly]
     assert all(
         i.day < big.incidents[f].day
         for i in later
-        for f in fatal
+        for f in deadly
         if set(big.incidents[f].children) & set(i.children)
     )  # nothing happens to a child after death
-    reports = [r for r in big.reports if r.incident in fatal]
+    reports = [r for r in big.reports if r.incident in deadly]
     assert not [r for r in reports if r.slug == "helpline"]
     small = World(big.year, big.children, big.incidents, reports, 0)
     gateways = {slug: LocalGateway(slug) for slug in SLUGS}
@@ -141,18 +141,29 @@ def test_a_homicide_is_fatal_in_every_institution_that_says_so() -> None:
             for message in messages:
                 answer = gateways[slug].send(message.body, message.headers)
                 assert all(a.status == "accepted" for a in answers_of(message, answer))
-        outcomes = {
-            slug: {flatten(bundle)["outcome"] for bundle in gateway.canonical()}
-            for slug, gateway in gateways.items()
-        }
+        flats = {slug: [flatten(b) for b in g.canonical()] for slug, g in gateways.items()}
     finally:
         for gateway in gateways.values():
             gateway.close()
     # Police (InjuryCode 4), prosecution (Deceased) and hospitals (a deceased patient) know the
     # child died; a Child Protection Department does not record an outcome.
+    outcomes = {slug: {f["outcome"] for f in found} for slug, found in flats.items()}
     for slug in ("mvr", "prosecution", "health"):
         assert outcomes[slug] == {"fatal"}, slug
     assert outcomes["ozd"] <= {"unknown"}
+    # The register's answer to the homicide question, scored: one child per killed child (the
+    # police, the prosecution and the hospital notified each), against each institution's count.
+    cases = [f for found in flats.values() for f in found]
+    answer = fatal(small, cases, link(cases))
+    assert answer.children.truth == len(killed)
+    assert answer.children.found <= answer.children.truth  # linking never invents a child
+    assert answer.children.found >= answer.children.truth - 2  # numberless ones may stay apart
+    said = Counter(f["institution"] for f in cases if f["outcome"] == "fatal")
+    assert answer.notifications == {slug: said[slug] for slug in answer.notifications}
+    assert sum(said.values()) > answer.children.found  # institutions count one child repeatedly
+    lines = render_fatal(answer)
+    assert "children killed (fatal)" in lines[-1]
+    assert lines[-1].split()[3:5] == [str(answer.children.truth), str(answer.children.found)]
 
 
 def test_pairwise_precision_and_recall_on_a_hand_checked_case() -> None:
