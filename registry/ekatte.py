@@ -18,17 +18,22 @@ _TABLE = Path(__file__).with_name("ekatte.csv")
 
 
 @cache
+def _rows() -> tuple[tuple[str, str, str], ...]:
+    """(code, region, name) of every settlement, read once."""
+    with _TABLE.open(encoding="utf-8", newline="") as table:
+        return tuple((r["ekatte"], r["region"], r["name"]) for r in csv.DictReader(table))
+
+
+@cache
 def regions() -> dict[str, str]:
     """EKATTE code (5 digits) -> region (`BG-01` … `BG-28`)."""
-    with _TABLE.open(encoding="utf-8", newline="") as table:
-        return {row["ekatte"]: row["region"] for row in csv.DictReader(table)}
+    return {code: region for code, region, _ in _rows()}
 
 
 @cache
 def names() -> dict[str, str]:
     """EKATTE code -> the settlement's name (for reports)."""
-    with _TABLE.open(encoding="utf-8", newline="") as table:
-        return {row["ekatte"]: row["name"] for row in csv.DictReader(table)}
+    return {code: name for code, _, name in _rows()}
 
 
 def region_of(ekatte: object) -> str | None:
