@@ -4,15 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint unit bench bench-gateway bench-simulate bench-linking bench-audit clean
+.PHONY: setup constraints demo test lint unit bench bench-gateway bench-simulate bench-linking bench-audit clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# After upgrading on purpose (`.venv/bin/pip install -U …`) and a green `make test`.
+constraints: setup
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 demo: setup
 	$(BIN)/python demo/run.py

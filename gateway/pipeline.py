@@ -112,16 +112,18 @@ class Pipeline:
             "raw_sha256": raw_sha,
         }
         message_id = adapter.message_id(document)
-        if message_id is not None and adapter.policy.duplicates == "message-id":
-            first = await self.db.read(
-                lambda tx: state.receipt_by_message(tx, adapter.slug, message_id)
-            )
-            if first is not None:
-                return await self.db.write(lambda tx: self._duplicate(tx, first, common))
         ctx = TranslateContext(self.keyring, self.mappings, received_at)
         try:
             record = adapter.translate(document, ctx)
         except ContractViolation as exc:
+            # README §2: a resend is a duplicate whatever its content. A valid resend is found
+            # inside the commit (`_commit`), so only an invalid message costs this extra read.
+            if message_id is not None and adapter.policy.duplicates == "message-id":
+                first = await self.db.read(
+                    lambda tx: state.receipt_by_message(tx, adapter.slug, message_id)
+                )
+                if first is not None:
+                    return await self.db.write(lambda tx: self._duplicate(tx, first, common))
             await self._audit(
                 [
                     Entry("received", **common),

@@ -93,6 +93,11 @@ def _master_for(key_id: str, masters: dict[str, Sealer]) -> Sealer:
     return found
 
 
+#: Up to this size AES-GCM costs less on the event loop (≈ 40 µs at 64 KiB) than a hand-off to
+#: a worker thread; a large batch is sealed in a thread so that it does not stall other senders.
+_INLINE_BYTES = 64 * 1024
+
+
 class PayloadKeys:
     """Seals raw messages under their month's data key (cached; created on first use)."""
 
@@ -105,7 +110,11 @@ class PayloadKeys:
     async def seal(self, raw: bytes, aad: bytes, at: datetime) -> SealedPayload:
         period = period_of(at)
         sealer = self._cache.get(period) or await self._load(period)
-        blob = await asyncio.to_thread(sealer.seal, raw, _payload_aad(sealer.key_id, aad))
+        aad = _payload_aad(sealer.key_id, aad)
+        if len(raw) <= _INLINE_BYTES:
+            blob = sealer.seal(raw, aad)
+        else:
+            blob = await asyncio.to_thread(sealer.seal, raw, aad)
         return SealedPayload(period, sealer.key_id, blob)
 
     async def _load(self, period: str) -> Sealer:
