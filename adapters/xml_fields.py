@@ -42,21 +42,22 @@ class Fields:
         self.problems = problems
         self.mappings = mappings
         self.dialect = dialect
+        self._by_tag: dict[str, list[etree._Element]] | None = None
 
     def each(self, name: str) -> list[Fields]:
         """A repeatable child: 1-based positions in the paths."""
-        found = self.element.findall(self._tag(name))
+        found = self._found(name)
         return [self._child(el, f"{self._path(name)}[{i}]") for i, el in enumerate(found, 1)]
 
     def one(self, name: str) -> Fields | None:
         """The first child of that name (a child that occurs at most once), for its attributes."""
-        found = self.element.find(self._tag(name))
-        return None if found is None else self._child(found, self._path(name))
+        found = self._found(name)
+        return self._child(found[0], self._path(name)) if found else None
 
     def text(self, name: str, *, required: bool) -> Located | None:
         """The trimmed, NFC text of a child that occurs at most once; empty counts as absent."""
         path = self._path(name)
-        found = self.element.findall(self._tag(name))
+        found = self._found(name)
         if len(found) > 1:
             self.problem(path, "format", f"{name} occurs more than once")
             return None
@@ -118,8 +119,15 @@ class Fields:
     def problem(self, path: str, code: str, message: str) -> None:
         self.problems.append(Problem(path, code, message))
 
-    def _tag(self, name: str) -> str:
-        return f"{{{self.dialect.namespace}}}{name}"
+    def _found(self, name: str) -> list[etree._Element]:
+        """The children named `name` in document order (one pass over the children, then a
+        lookup: an adapter reads some thirty fields of one element)."""
+        if self._by_tag is None:
+            self._by_tag = {}
+            for child in self.element:
+                if isinstance(child.tag, str):  # not a comment or processing instruction
+                    self._by_tag.setdefault(child.tag, []).append(child)
+        return self._by_tag.get(f"{{{self.dialect.namespace}}}{name}", [])
 
     def _path(self, name: str) -> str:
         return f"{self.path}/{self.dialect.prefix}:{name}"

@@ -75,6 +75,10 @@ class Mappings:
         if problems:
             raise ConfigurationError("mappings: " + "; ".join(problems))
         self.version = versions.pop() if versions else "none"
+        # map id -> every source code of any of its groups (looked up for every code read)
+        self._known: dict[str, frozenset[str]] = {}
+        for (map_id, _), table in self._index.items():
+            self._known[map_id] = self._known.get(map_id, frozenset()) | table.keys()
 
     @classmethod
     def load(cls, folder: Path) -> Mappings:
@@ -91,8 +95,7 @@ class Mappings:
 
     def knows(self, map_id: str, code: str) -> bool:
         """True when any group of the map has an element for the code."""
-        key = normalise(code)
-        return any(key in t for (m, _), t in self._index.items() if m == map_id)
+        return normalise(code) in self._known.get(map_id, ())
 
     def source_system(self, map_id: str) -> str:
         return self._sources.get(map_id, "")
@@ -118,8 +121,4 @@ class Mappings:
 
     def codes(self, map_id: str) -> set[str]:
         """Every source code the map knows (for closed-list checks and contract cross-checks)."""
-        out: set[str] = set()
-        for (m, _), table in self._index.items():
-            if m == map_id:
-                out.update(table)
-        return out
+        return set(self._known.get(map_id, ()))

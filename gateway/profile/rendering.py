@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 from gateway.codes import CANONICAL_BASE, code_system
 from gateway.facts import Notification
-from gateway.methodology import NAMESPACE
+from gateway.methodology import name_uuid
 from gateway.profile.urls import (
     CASE_NOTIFICATION_TYPE,
     CS_ELEMENT,
@@ -199,7 +198,7 @@ def _warning(code: str, path: str) -> dict[str, Any]:
 
 
 def _rid(notification_id: str, kind: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{notification_id}|{kind}"))
+    return name_uuid(f"{notification_id}|{kind}")
 
 
 def _coded(element: str, code: str) -> dict[str, Any]:
