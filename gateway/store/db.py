@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,6 +81,7 @@ class Database:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._local = threading.local()
         self._writer_conn = self._connect()
+        self._turns = self._turn_file()
         self._init_schema()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
@@ -100,6 +102,30 @@ class Database:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
+
+    def _turn_file(self) -> Any:
+        """SQLite: a lock file beside the database that the writers of several processes
+        (`workers = N`) take in turn. Waiting on `BEGIN IMMEDIATE` alone means SQLite's busy
+        handler, which sleeps 1, 2, 5 … 100 ms between tries: measured with two workers, p99
+        1.5 s and no gain. `flock` wakes the next writer as soon as the lock is released."""
+        if self.postgres or self.url == ":memory:":
+            return None
+        try:
+            return open(f"{self.url}-writers", "a+b")  # held for the store's life
+        except OSError as exc:  # the busy handler still keeps writers apart, only slower
+            log.warning("no writers' lock file beside the database: %s", type(exc).__name__)
+            return None
+
+    @contextlib.contextmanager
+    def _writers_turn(self) -> Iterator[None]:
+        if self._turns is None:  # PostgreSQL replicas queue on the audit head's row lock
+            yield
+            return
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
 
     def _init_schema(self) -> None:
         conn = self._writer_conn
@@ -153,6 +179,28 @@ class Database:
         conn = self._writer_conn
         tx = Tx(conn, self.postgres)
         results: list[tuple[Future[Any], bool, Any]] = []
+        with self._writers_turn():
+            committed = self._transaction(conn, tx, jobs, results)
+        if not committed:
+            failure = Unavailable("the store cannot commit now; retry later")
+            for _, future in jobs:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        for future, ok, value in results:
+            # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
+            # committed all the same, and nobody is left to tell.
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def _transaction(
+        self, conn: Any, tx: Tx, jobs: list[_Job], results: list[tuple[Future[Any], bool, Any]]
+    ) -> bool:
+        """Every unit of the group in one transaction; False when the commit itself failed."""
         try:
             if self.postgres:
                 conn.execute("BEGIN")
@@ -181,20 +229,8 @@ class Database:
         except (sqlite3.Error, psycopg.Error, OSError) as exc:
             log.error("store commit failed: %s", type(exc).__name__)
             self._recover(conn)
-            failure = Unavailable("the store cannot commit now; retry later")
-            for _, future in jobs:
-                if not future.done():
-                    future.set_exception(failure)
-            return
-        for future, ok, value in results:
-            # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
-            # committed all the same, and nobody is left to tell.
-            if future.done():
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            return False
+        return True
 
     def _recover(self, conn: Any) -> None:
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
@@ -226,6 +262,8 @@ class Database:
         self._jobs.put(None)
         self._thread.join(timeout=10)
         self._writer_conn.close()
+        if self._turns is not None:
+            self._turns.close()
 
 
 def _enter_wal(conn: sqlite3.Connection) -> None:

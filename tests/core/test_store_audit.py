@@ -135,3 +135,27 @@ def test_replicas_starting_together_create_the_schema_once(url: str) -> None:
     for store in stores:
         assert store.read_sync(audit.verify).ok
         store.close()
+
+
+def test_sqlite_writers_of_several_processes_take_turns_on_the_lock_file(tmp_path: Path) -> None:
+    """`workers = N` on SQLite: a writer waits for the lock file beside the database (and is
+    woken when it is released), not in SQLite's sleeping busy handler."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "s.sqlite3"
+    database = Database(str(path))
+    try:
+        done = threading.Event()
+        with open(f"{path}-writers", "a+b") as other_process:
+            fcntl.flock(other_process, fcntl.LOCK_EX)
+            writer = threading.Thread(target=lambda: (_append(database, 1), done.set()))
+            writer.start()
+            assert not done.wait(0.5)  # another writer's turn: nothing is committed meanwhile
+            assert database.read_sync(audit.verify).records == 0
+            fcntl.flock(other_process, fcntl.LOCK_UN)
+            assert done.wait(10)
+            writer.join()
+        assert database.read_sync(audit.verify).records == 1
+    finally:
+        database.close()
