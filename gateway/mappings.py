@@ -78,7 +78,7 @@ class Mappings:
         # map id -> every source code of any of its groups (looked up for every code read)
         self._known: dict[str, frozenset[str]] = {}
         for (map_id, _), table in self._index.items():
-            self._known[map_id] = self._known.get(map_id, frozenset()) | table.keys()
+            self._known[map_id] = self._known.get(map_id, frozenset()).union(table)
 
     @classmethod
     def load(cls, folder: Path) -> Mappings:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import psycopg
 
@@ -103,7 +103,7 @@ class Database:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    def _turn_file(self) -> Any:
+    def _turn_file(self) -> BinaryIO | None:
         """SQLite: a lock file beside the database that the writers of several processes
         (`workers = N`) take in turn. Waiting on `BEGIN IMMEDIATE` alone means SQLite's busy
         handler, which sleeps 1, 2, 5 … 100 ms between tries: measured with two workers, p99
@@ -118,7 +118,7 @@ class Database:
 
     @contextlib.contextmanager
     def _writers_turn(self) -> Iterator[None]:
-        if self._turns is None:  # PostgreSQL replicas queue on the audit head's row lock
+        if self._turns is None:  # PostgreSQL: replicas queue on the audit head's row lock
             yield
             return
         fcntl.flock(self._turns, fcntl.LOCK_EX)
@@ -176,12 +176,9 @@ class Database:
             self._commit_group(jobs)
 
     def _commit_group(self, jobs: list[_Job]) -> None:
-        conn = self._writer_conn
-        tx = Tx(conn, self.postgres)
-        results: list[tuple[Future[Any], bool, Any]] = []
         with self._writers_turn():
-            committed = self._transaction(conn, tx, jobs, results)
-        if not committed:
+            results = self._transaction(jobs)
+        if results is None:
             failure = Unavailable("the store cannot commit now; retry later")
             for _, future in jobs:
                 if not future.done():
@@ -197,10 +194,12 @@ class Database:
             else:
                 future.set_exception(value)
 
-    def _transaction(
-        self, conn: Any, tx: Tx, jobs: list[_Job], results: list[tuple[Future[Any], bool, Any]]
-    ) -> bool:
-        """Every unit of the group in one transaction; False when the commit itself failed."""
+    def _transaction(self, jobs: list[_Job]) -> list[tuple[Future[Any], bool, Any]] | None:
+        """Every unit of the group in one transaction: each unit's future, whether it succeeded
+        and its value or error; None when the commit itself failed."""
+        conn = self._writer_conn
+        tx = Tx(conn, self.postgres)
+        results: list[tuple[Future[Any], bool, Any]] = []
         try:
             if self.postgres:
                 conn.execute("BEGIN")
@@ -229,8 +228,8 @@ class Database:
         except (sqlite3.Error, psycopg.Error, OSError) as exc:
             log.error("store commit failed: %s", type(exc).__name__)
             self._recover(conn)
-            return False
-        return True
+            return None
+        return results
 
     def _recover(self, conn: Any) -> None:
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
