@@ -17,7 +17,7 @@ setup: $(STAMP)
 # After upgrading on purpose (`.venv/bin/pip install -U …`) and a green `make test`.
 constraints: setup
 	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.tmp
-	mv constraints.tmp constraints.txt
+	if cmp -s constraints.tmp constraints.txt; then rm constraints.tmp; else mv constraints.tmp constraints.txt; fi
 
 demo: setup
 	$(BIN)/python demo/run.py
