@@ -19,7 +19,7 @@ from gateway import profile
 from gateway.codes import CANONICAL_BASE
 from gateway.errors import Problem
 from gateway.tls import GATEWAY_URI, IdentityTable, TlsIdentityMiddleware
-from registry.stats import for_year
+from registry.stats import read_and_count
 from registry.store import Store
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def create_app(
 
     @app.get("/api/v1/statistics")
     def statistics(year: int = Query(ge=1900, le=2999)) -> dict[str, Any]:
-        return for_year(store.active_cases(), year).as_dict()
+        return read_and_count(store.active_cases, year).as_dict()
 
     if test_hooks:
 

@@ -87,11 +87,11 @@ def stats(
 ) -> None:
     """Distinct children and incidents of a year, beside each institution's notifications."""
     from registry import report
-    from registry.stats import for_year
+    from registry.stats import read_and_count
     from registry.store import Store
 
     with Store(db) as store:
-        figures = for_year(store.active_cases(), year)
+        figures = read_and_count(store.active_cases, year)
     typer.echo(report.text_table(figures), nl=False)
     if csv is not None:
         csv.write_text(report.to_csv(figures), "utf-8")

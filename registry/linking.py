@@ -345,6 +345,8 @@ class _Linker:
     ) -> None:
         cases = self.cases
         dated = sorted((cases[i].day, i) for i in members if cases[i].day)
+        if len(dated) < 2:
+            return
         forms = {i: frozenset(cases[i].flat.get("forms") or ()) for _, i in dated}
         for n, (day, i) in enumerate(dated):
             for m in range(n + 1, len(dated)):

@@ -110,9 +110,9 @@ class CaseLike(Protocol):
     def flat(self) -> Mapping[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """What one case says about its child, in comparable form."""
+class Profile(NamedTuple):
+    """What one case says about its child, in comparable form (a tuple: half a million are made
+    at national scale, and a frozen dataclass sets each field through `object.__setattr__`)."""
 
     institution: str
     record: str
@@ -334,21 +334,28 @@ class Blocks:
                     moved[(sex, birth, day)].append(q)
         self.found: dict[int, set[int]] = defaultdict(set)
         found = self.found
+        # The hot loop at a million cases: bound lookups, block keys of a place made once.
+        near_get, born_get, moved_get = near.get, born.get, moved.get
+        place_keys: dict[tuple[Any, Any], list[str]] = {}
         for i, case in enumerate(cases):
             flat = case.flat
             sex, day = case.sex, case.day
             birth = flat.get("birth_date")
             full = birth if birth and len(birth) == 10 else None
             if full and moved:
-                for q in moved.get((sex, full, day), ()):
+                for q in moved_get((sex, full, day), ()):
                     found[q].add(i)
+            where = (flat.get("region"), flat.get("ekatte"))
+            if where not in place_keys:
+                place_keys[where] = _places(flat, regions)
+            places = place_keys[where]
             years = [*_birth_years(flat), _ANY_YEAR] if near and day else []
-            for place in _places(flat, regions):
+            for place in places:
                 for year in years:
-                    for q in near.get((sex, place, year, day), ()):
+                    for q in near_get((sex, place, year, day), ()):
                         found[q].add(i)
                 if full and born:
-                    for q in born.get((sex, full, place), ()):
+                    for q in born_get((sex, full, place), ()):
                         found[q].add(i)
 
 
