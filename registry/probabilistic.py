@@ -458,21 +458,27 @@ def link_remainder(
                 wanted[q] = (near >= LOWER, far >= LOWER, BLOCK_DAYS if wide else 1)
     candidates = Blocks(cases, regions, wanted).found
 
+    weight_of: dict[tuple[str, ...], float] = {}
+
     def best_groups(query: int) -> list[tuple[float, int, int, int, tuple[str, ...]]]:
         """(weight, group, query case, candidate case, levels), best first, one per group."""
         own = linker._find(query)
         best: dict[int, tuple[float, int, int, int, tuple[str, ...]]] = {}
         barred: set[int] = set()
         for q in members[query]:
+            mine = prof(q)
             for c in candidates.get(q, ()):
                 group = linker._find(c)
                 if group == own or group in barred:
                     continue
-                levels = compare(prof(q), prof(c))
-                if vetoed(prof(q), prof(c), levels):
+                theirs = prof(c)
+                levels = compare(mine, theirs)
+                if vetoed(mine, theirs, levels):
                     barred.add(group)
                     continue
-                weight = model.weigh(levels)
+                weight = weight_of.get(levels)
+                if weight is None:  # a few hundred combinations of levels at most
+                    weight = weight_of[levels] = model.weigh(levels)
                 if group not in best or weight > best[group][0]:
                     best[group] = (weight, group, q, c, levels)
         ranked = [
