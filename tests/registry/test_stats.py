@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from registry import report
 from registry.cli import app as cli
-from registry.stats import Statistics, for_year
+from registry.stats import Statistics, for_year, read_and_count
 from registry.store import Store
 from tests.registry.cases import case
 
@@ -93,6 +94,21 @@ def test_statistics_match_the_hand_counted_table() -> None:
     stats = for_year(CASES, 2021)
     assert table(stats) == EXPECTED
     assert (stats.unlinked, stats.ambiguous) == (1, 0)
+
+
+def test_read_and_count_reads_with_the_gc_paused_and_restores_it() -> None:
+    # Enabled between the read and the count, the GC would walk a million cases just read.
+    seen: list[bool] = []
+
+    def read() -> list[dict[str, Any]]:
+        seen.append(gc.isenabled())
+        return CASES
+
+    assert gc.isenabled()
+    stats = read_and_count(read, 2021)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert table(stats) == EXPECTED
 
 
 def test_single_valued_dimensions_add_up_to_the_incidents() -> None:
