@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -176,12 +177,15 @@ class _Linker:
     def _pseudonyms(self) -> None:
         first: dict[str, int] = {}
         first_of = first.setdefault
+        evidence: dict[str, str] = {}  # one text per key id, shared by its half-million links
         for i, case in enumerate(self.cases):
             for pseudonym in case.pseudonyms:
                 j = first_of(pseudonym, i)
                 if j != i and self._union(i, j):
                     key_id = pseudonym.split(":", 1)[0]
-                    self._reason("same-pseudonym", j, i, f"same pseudonym under key {key_id}")
+                    if key_id not in evidence:
+                        evidence[key_id] = f"same pseudonym under key {key_id}"
+                    self._reason("same-pseudonym", j, i, evidence[key_id])
 
     def _clusters(self) -> dict[str, list[int]]:
         """The cases of each reference cluster of two or more records (records tied by
@@ -337,7 +341,11 @@ class _Linker:
                         f"{cases[j].record} and {cases[i].record} are tied by reference numbers",
                     )
         for members in by_child.values():
-            self._dates(members, find, union)
+            first = find(members[0])
+            # Most children's cases are one incident already (a police file and the signal
+            # citing it): the dates would find nothing to join.
+            if any(find(i) != first for i in members):
+                self._dates(members, find, union)
         return [find(i) for i in range(len(cases))]
 
     def _dates(
@@ -452,16 +460,23 @@ def _born(flat: Mapping[str, Any], day: int) -> _Birth:
     """The interval of possible birth days (ordinals), and the exact (y, m, d) when given."""
     birth = flat.get("birth_date")
     if birth:
-        try:
-            return _birth_interval([int(p) for p in str(birth)[:10].split("-")])
-        except ValueError:  # not a date: the child's age is unknown, not a reason to fail
-            return None, None
+        return _birth_of(str(birth)[:10])
     if not day:
         return None, None
     low, high = _age_range(flat)
     if low is None or high is None:
         return None, None
     return (int(day - (high + 1) * _YEAR) - _AGE_SLACK, int(day - low * _YEAR) + _AGE_SLACK), None
+
+
+@lru_cache(maxsize=1 << 16)
+def _birth_of(text: str) -> _Birth:
+    """`_birth_interval` of a birth date's text; remembered, as a few thousand birth dates
+    recur over a million cases."""
+    try:
+        return _birth_interval([int(p) for p in text.split("-")])
+    except ValueError:  # not a date: the child's age is unknown, not a reason to fail
+        return None, None
 
 
 def _birth_interval(parts: list[int]) -> _Birth:

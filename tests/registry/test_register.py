@@ -9,11 +9,13 @@ from datetime import date
 from typing import Any
 
 import psycopg
+import pytest
 from fastapi import status
 
 from gateway import profile
 from gateway.facts import Child, Notification, Pseudonym
 from gateway.pki import PkiLayout
+from registry import store as register_store
 from registry.linking import link
 from registry.store import SUMMARY_FIELDS, Store
 from tests.test_registry import gateway_client, notification, register, send
@@ -40,6 +42,17 @@ def test_active_cases_apply_updates_and_leave_out_cancels(target: str) -> None:
     assert tuple(active) == SUMMARY_FIELDS
     assert (active["case_key"], active["incident_date"]) == (kept.case_key, "2026-03-19")
     assert active["child_pseudonyms"] == [{"key_id": "k1", "value": "b" * 64}]
+
+
+def test_active_cases_are_read_whole_chunk_by_chunk(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(register_store, "_READ_CHUNK", 2)
+    sent = [notification(incident_reference=f"mvr:F{n}") for n in range(5)]
+    with Store(target) as store:
+        store.receive_many([(flat(n), b"{}") for n in sent])
+        read = store.active_cases()
+    assert sorted(c["case_key"] for c in read) == sorted(n.case_key for n in sent)
 
 
 def test_an_update_that_changes_the_date_changes_the_incident(target: str) -> None:
