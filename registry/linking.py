@@ -150,9 +150,10 @@ class _Linker:
                 self._children_of_cluster(members)
         if self.probabilistic:
             self._probabilistic()
-        child_roots = [self._find(i) for i in range(len(self.cases))]
-        incident_of = self._incidents(child_roots, clusters)
-        return self._linkage(child_roots, incident_of)
+        child_roots = self._roots()
+        sizes = Counter(child_roots)
+        incident_of = self._incidents(child_roots, sizes, clusters)
+        return self._linkage(child_roots, sizes, incident_of)
 
     # -- union-find ---------------------------------------------------------------------------
 
@@ -164,6 +165,15 @@ class _Linker:
         while parent[i] != root:
             parent[i], i = root, parent[i]
         return root
+
+    def _roots(self) -> list[int]:
+        """Every index's root in one pass (a million `_find` calls cost a second): a union
+        hangs the larger root under the smaller, so a parent's index is never above its
+        child's and its root is known by the time the child is reached."""
+        parent = self.parent
+        for i, up in enumerate(parent):
+            parent[i] = parent[up]
+        return parent[:]
 
     def _union(self, i: int, j: int) -> bool:
         ri, rj = self._find(i), self._find(j)
@@ -304,11 +314,13 @@ class _Linker:
 
     # -- incidents ----------------------------------------------------------------------------
 
-    def _incidents(self, child_roots: list[int], clusters: dict[str, list[int]]) -> list[int]:
+    def _incidents(
+        self, child_roots: list[int], sizes: Counter[int], clusters: dict[str, list[int]]
+    ) -> list[int]:
         """Each case's incident as the index of a representative case."""
         cases = self.cases
         unit = list(range(len(cases)))  # incident union-find over case indices
-        several = {root for root, n in Counter(child_roots).items() if n > 1}
+        several = {root for root, n in sizes.items() if n > 1}
         by_child: dict[int, list[int]] = defaultdict(list)
         for i, root in enumerate(child_roots):
             if root in several:
@@ -394,13 +406,14 @@ class _Linker:
     def _reason(self, rule: str, i: int, j: int, evidence: str) -> None:
         self.reasons.append(LinkReason(rule, self.cases[i].key, self.cases[j].key, evidence))
 
-    def _linkage(self, child_roots: list[int], incident_of: list[int]) -> Linkage:
+    def _linkage(
+        self, child_roots: list[int], sizes: Counter[int], incident_of: list[int]
+    ) -> Linkage:
         cases = self.cases
         keys = [case.key for case in cases]
         # Roots are each group's smallest index, hence its smallest case key.
         child_name = {root: f"child:{keys[root]}" for root in set(child_roots)}
         incident_name = {root: f"incident:{keys[root]}" for root in set(incident_of)}
-        sizes = Counter(child_roots)
         return Linkage(
             child_of=dict(zip(keys, map(child_name.__getitem__, child_roots), strict=True)),
             incident_of=dict(zip(keys, map(incident_name.__getitem__, incident_of), strict=True)),

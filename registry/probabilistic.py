@@ -312,6 +312,7 @@ class Blocks:
         near: dict[tuple[str | None, str, int | None, int], list[int]] = defaultdict(list)
         born: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
         moved: dict[tuple[str | None, str, int], list[int]] = defaultdict(list)
+        any_year = False  # whether a query knows nothing of the child's age
         for q, (use_near, use_born, days) in wanted.items():
             case = cases[q]
             flat = case.flat
@@ -321,7 +322,10 @@ class Blocks:
                 years = _birth_years(flat)
                 # Cases that know nothing of the age fit any query; a query that knows nothing
                 # fits any case.
-                years = [_ANY_YEAR] if years == [None] else [*years, None]
+                if years == [None]:
+                    years, any_year = [_ANY_YEAR], True
+                else:
+                    years = [*years, None]
                 window = range(case.day - days, case.day + days + 1)
                 for key in product(sexes, places, years, window):
                     near[key].append(q)
@@ -349,7 +353,13 @@ class Blocks:
             if where not in place_keys:
                 place_keys[where] = _places(flat, regions)
             places = place_keys[where]
-            years = [*_birth_years(flat), _ANY_YEAR] if near and day else []
+            if near and day:
+                # A birth date's year straight from its text: most cases give one.
+                years = [int(full[:4])] if full and full[:4].isdigit() else _birth_years(flat)
+                if any_year:  # else that lookup could find nothing
+                    years.append(_ANY_YEAR)
+            else:
+                years = []
             for place in places:
                 for year in years:
                     for q in near_get((sex, place, year, day), ()):
@@ -394,6 +404,8 @@ class Linker(Protocol):
 
     def _find(self, i: int) -> int: ...
 
+    def _roots(self) -> list[int]: ...
+
     def _union(self, i: int, j: int) -> bool: ...
 
 
@@ -407,7 +419,7 @@ def link_remainder(
     """Link each child group without a pseudonym to the one group the model is sure of; the
     links are made in `linker` and returned with their evidence, with the possible links."""
     n = len(cases)
-    groups = [linker._find(i) for i in range(n)]
+    groups = linker._roots()
     members: dict[int, list[int]] = defaultdict(list)
     for i, group in enumerate(groups):
         members[group].append(i)

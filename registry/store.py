@@ -197,8 +197,11 @@ class Store:
         found: list[dict[str, Any]] = []
         gc.disable()  # a million fresh dicts would trigger full collections over and over
         try:
+            # SQLite hands the JSON over as UTF-8 bytes, which orjson reads as they are: as
+            # text it is decoded into a str and encoded again for orjson (a fifth of the read).
+            column = "summary" if self.postgres else "CAST(summary AS BLOB)"
             with self._tx() as run:
-                rows = run("SELECT summary FROM cases WHERE status = 'active'")
+                rows = run(f"SELECT {column} FROM cases WHERE status = 'active'")
                 # Chunk by chunk, each chunk's JSON freed before the next: at a million cases
                 # the read's peak is 1.3 GB lower than with every row fetched first, and it is
                 # faster (fewer fresh pages). The store's lock is held a few seconds longer.

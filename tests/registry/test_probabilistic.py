@@ -229,3 +229,26 @@ def test_statistics_report_possible_links_beside_unlinked_cases() -> None:
     body = figures.as_dict()
     assert (body["unlinked_cases"], body["possible_link_cases"]) == (1, 3)
     assert body["total"]["children"] == len(others()) + 3
+
+
+def test_blocks_find_candidates_by_birth_year_age_band_or_no_age_at_all() -> None:
+    from registry.ekatte import regions
+    from registry.linking import _parse
+
+    cases = [
+        _parse(c)
+        for c in (
+            case("born", "mvr:1", "2021-05-10", "k1:a", birth="2012-03-04"),
+            case("far", "mvr:2", "2021-05-10", "k1:b", birth="2001-03-04"),
+            case("band", "helpline:1", "2021-05-11", band="6-11"),
+            case("ageless", "helpline:2", "2021-05-11"),
+            case("bad-birth", "ozd:1", "2021-05-10", birth="20xx-03-04"),
+        )
+    ]
+    wanted = {2: (True, False, 3), 3: (True, False, 3)}
+    found = probabilistic.Blocks(cases, regions(), wanted).found
+    # A band of 6-11 in 2021 allows a 2012 birth, not a 2001 one, and any case without an age
+    # (a birth date that is not one is none); a contact that says nothing of the age may be
+    # any child. Each query finds itself too: linking skips its own group.
+    assert {cases[i].key for i in found[2]} == {"born", "band", "ageless", "bad-birth"}
+    assert {cases[i].key for i in found[3]} == {"born", "far", "band", "ageless", "bad-birth"}
