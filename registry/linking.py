@@ -63,8 +63,11 @@ class LinkReason(NamedTuple):
 
 @dataclass(slots=True)
 class Linkage:
-    child_of: dict[str, str] = field(default_factory=dict)
-    incident_of: dict[str, str] = field(default_factory=dict)
+    #: The linked cases' keys in the order given to `link`, and each one's child
+    #: (`child:<its smallest case key>`) and incident (`incident:<…>`), position by position.
+    keys: list[str] = field(default_factory=list)
+    children_at: list[str] = field(default_factory=list)
+    incidents_at: list[str] = field(default_factory=list)
     #: Cases without a pseudonym that nothing tied to another case (each is its own child).
     unlinked: set[str] = field(default_factory=set)
     #: Every link made, in the order made.
@@ -74,12 +77,36 @@ class Linkage:
     #: Pairs the probabilistic step found likely but not sure: for clerical review, not merged.
     possible: list[PossibleLink] = field(default_factory=list)
     _by_case: dict[str, list[LinkReason]] | None = field(default=None, repr=False)
+    # By case key, made when first asked for: at a million cases each dict costs a second,
+    # and the statistics read the lists above instead.
+    _child_of: dict[str, str] | None = field(default=None, repr=False)
+    _incident_of: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def child_of(self) -> dict[str, str]:
+        if self._child_of is None:
+            self._child_of = dict(zip(self.keys, self.children_at, strict=True))
+        return self._child_of
+
+    @property
+    def incident_of(self) -> dict[str, str]:
+        if self._incident_of is None:
+            self._incident_of = dict(zip(self.keys, self.incidents_at, strict=True))
+        return self._incident_of
+
+    def aligned(self, keys: list[str]) -> tuple[list[str], list[str]]:
+        """The child and the incident of each of these case keys, position by position (the
+        lists above as they are when `keys` are the linked ones in their order)."""
+        if keys == self.keys:
+            return self.children_at, self.incidents_at
+        child_of, incident_of = self.child_of, self.incident_of
+        return [child_of[k] for k in keys], [incident_of[k] for k in keys]
 
     def children(self) -> int:
-        return len(set(self.child_of.values()))
+        return len(set(self.children_at))
 
     def incidents(self) -> int:
-        return len(set(self.incident_of.values()))
+        return len(set(self.incidents_at))
 
     def reasons_for(self, case_key: str) -> list[LinkReason]:
         """The links that involve this case (what an analyst reads to challenge them)."""
@@ -95,6 +122,7 @@ class Linkage:
 @dataclass(slots=True)
 class _Case:
     key: str
+    at: int  # the case's position in the input of `link`
     record: str
     day: int
     pseudonyms: tuple[str, ...]
@@ -111,7 +139,7 @@ def link(cases: Iterable[Mapping[str, Any]], *, probabilistic: bool = True) -> L
     `probabilistic=False` applies the deterministic rules only (to measure what the model adds).
     """
     with paused_gc():
-        parsed = [_parse(case) for case in cases]
+        parsed = [_parse(case, at) for at, case in enumerate(cases)]
         # In key order the smallest index of a group is its smallest case key: the union-find
         # roots then name children and incidents independently of the input order.
         parsed.sort(key=attrgetter("key"))
@@ -411,12 +439,14 @@ class _Linker:
     ) -> Linkage:
         cases = self.cases
         keys = [case.key for case in cases]
+        at = [case.at for case in cases]
         # Roots are each group's smallest index, hence its smallest case key.
         child_name = {root: f"child:{keys[root]}" for root in set(child_roots)}
         incident_name = {root: f"incident:{keys[root]}" for root in set(incident_of)}
         return Linkage(
-            child_of=dict(zip(keys, map(child_name.__getitem__, child_roots), strict=True)),
-            incident_of=dict(zip(keys, map(incident_name.__getitem__, incident_of), strict=True)),
+            keys=_in_input_order(at, keys),
+            children_at=_in_input_order(at, list(map(child_name.__getitem__, child_roots))),
+            incidents_at=_in_input_order(at, list(map(incident_name.__getitem__, incident_of))),
             unlinked={
                 case.key
                 for case, root in zip(cases, child_roots, strict=True)
@@ -431,7 +461,15 @@ class _Linker:
 # -- one case's facts ---------------------------------------------------------------------------
 
 
-def _parse(flat: Mapping[str, Any]) -> _Case:
+def _in_input_order(at: list[int], values: list[str]) -> list[str]:
+    """`values` of the cases in key order, put back in the order `link` was given them."""
+    found = values[:]
+    for value, position in zip(values, at, strict=True):
+        found[position] = value
+    return found
+
+
+def _parse(flat: Mapping[str, Any], at: int = 0) -> _Case:
     # The hot loop at a million cases: plain lookups, the rest is worked out when needed.
     key = str(flat["case_key"])
     slug, _, number = str(flat.get("incident_reference") or f"case:{key}").partition(":")
@@ -448,6 +486,7 @@ def _parse(flat: Mapping[str, Any]) -> _Case:
     sex = flat.get("sex")
     return _Case(
         key=key,
+        at=at,
         record=record,
         day=_day(flat.get("incident_date")),
         pseudonyms=pseudonyms,

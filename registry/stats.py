@@ -20,7 +20,7 @@ Definitions (registry/README.md explains them):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -125,9 +125,9 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
     total_notified: dict[str, int] = defaultdict(int)
     facts: list[_Facts | None] = [None] * len(cases)
     own_cells: list[list[Cell] | None] = [None] * len(cases)
-    incident_of = linkage.incident_of
-    for i, case in enumerate(cases):
-        incident = incident_of[case["case_key"]]
+    keys = [case["case_key"] for case in cases]
+    children_at, incidents_at = linkage.aligned(keys)
+    for i, (case, incident) in enumerate(zip(cases, incidents_at, strict=True)):
         day = (case.get("incident_date") or "")[:10]
         by_incident[incident].append(i)
         if day and (incident not in first_date or day < first_date[incident]):
@@ -144,11 +144,10 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
     incidents: dict[Cell, int] = defaultdict(int)
     year_children: set[str] = set()
     year_incidents = 0
-    child_of = linkage.child_of
     for incident, members in by_incident.items():
         if not first_date.get(incident, "").startswith(prefix):
             continue
-        child = child_of[cases[members[0]]["case_key"]]
+        child = children_at[members[0]]
         year_children.add(child)
         year_incidents += 1
         if len(members) == 1 and own_cells[members[0]] is not None:
@@ -159,8 +158,12 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
             incidents[cell] += 1
             children[cell].add(child)
 
-    def in_year(keys: Iterable[str]) -> int:
-        return sum(first_date.get(incident_of[k], "").startswith(prefix) for k in keys)
+    def in_year(wanted: Collection[str]) -> int:
+        return sum(
+            first_date.get(incident, "").startswith(prefix)
+            for key, incident in zip(keys, incidents_at, strict=True)
+            if key in wanted
+        )
 
     slugs = _institutions(total_notified)
     rows = [

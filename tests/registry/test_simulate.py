@@ -178,7 +178,7 @@ def test_pairwise_precision_and_recall_on_a_hand_checked_case() -> None:
 
 def test_score_counts_and_the_personal_number_subset() -> None:
     # d is left out of child_of: a child of its own.
-    found = Linkage(child_of={"a": "x", "b": "x", "c": "y"}, incident_of=dict.fromkeys("abc", "i"))
+    found = Linkage(keys=["a", "b", "c"], children_at=["x", "x", "y"], incidents_at=["i"] * 3)
 
     truth = {
         "a": CaseTruth(1, 10, numbered=True),

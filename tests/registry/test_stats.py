@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from registry import report
 from registry.cli import app as cli
-from registry.stats import Statistics, for_year, read_and_count
+from registry.linking import link
+from registry.stats import Statistics, for_year, read_and_count, statistics
 from registry.store import Store
 from tests.registry.cases import case
 
@@ -94,6 +95,17 @@ def test_statistics_match_the_hand_counted_table() -> None:
     stats = for_year(CASES, 2021)
     assert table(stats) == EXPECTED
     assert (stats.unlinked, stats.ambiguous) == (1, 0)
+
+
+def test_statistics_of_cases_in_another_order_than_linked_are_the_same() -> None:
+    # The linkage is read by position when given the cases it linked, by case key otherwise.
+    linkage = link(CASES)
+    stats = statistics(CASES[::-1], linkage, 2021)
+    assert table(stats) == EXPECTED
+    assert (stats.unlinked, stats.ambiguous) == (1, 0)
+    assert linkage.aligned([c["case_key"] for c in CASES[::-1]])[0] == [
+        linkage.child_of[c["case_key"]] for c in CASES[::-1]
+    ]
 
 
 def test_read_and_count_reads_with_the_gc_paused_and_restores_it() -> None:
