@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 from gateway.codes import INSTITUTIONS
 from registry.ekatte import regions
-from registry.probabilistic import PossibleLink, link_remainder
+from registry.probabilistic import PossibleLink, code_set, link_remainder
 
 #: Incident dates of one child at most this many days apart may be one incident.
 WINDOW_DAYS = 3
@@ -395,7 +395,7 @@ class _Linker:
         dated = sorted((cases[i].day, i) for i in members if cases[i].day)
         if len(dated) < 2:
             return
-        forms = {i: frozenset(cases[i].flat.get("forms") or ()) for _, i in dated}
+        forms = {i: code_set(tuple(cases[i].flat.get("forms") or ())) for _, i in dated}
         for n, (day, i) in enumerate(dated):
             for m in range(n + 1, len(dated)):
                 later_day, j = dated[m]
