@@ -20,7 +20,7 @@ Definitions (registry/README.md explains them):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -158,12 +158,14 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
             incidents[cell] += 1
             children[cell].add(child)
 
-    def in_year(wanted: Collection[str]) -> int:
-        return sum(
-            first_date.get(incident, "").startswith(prefix)
-            for key, incident in zip(keys, incidents_at, strict=True)
-            if key in wanted
-        )
+    possible = {key for link in linkage.possible for key in (link.a, link.b)}
+    flagged = linkage.unlinked | linkage.ambiguous.keys() | possible
+    # The flagged cases of the year, found in one pass over the cases.
+    of_year = {
+        key
+        for key, incident in zip(keys, incidents_at, strict=True)
+        if key in flagged and first_date.get(incident, "").startswith(prefix)
+    }
 
     slugs = _institutions(total_notified)
     rows = [
@@ -189,9 +191,9 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
         slugs,
         total,
         rows,
-        unlinked=in_year(linkage.unlinked),
-        ambiguous=in_year(linkage.ambiguous),
-        possible=in_year({key for link in linkage.possible for key in (link.a, link.b)}),
+        unlinked=len(of_year & linkage.unlinked),
+        ambiguous=len(of_year & linkage.ambiguous.keys()),
+        possible=len(of_year & possible),
     )
 
 
