@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -30,9 +31,28 @@ from gateway.tls import client_ssl_context
 
 
 def free_port() -> int:
+    """A port to serve on, chosen below the kernel's ephemeral range: a port that `bind(0)`
+    hands out can be taken, before the server binds it, as the local port of any outgoing
+    connection (the health checks, the forwarder), and the server then fails to start."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 @dataclass
@@ -71,6 +91,13 @@ class Process:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def tail(self, lines: int = 30) -> str:
+        """The end of the log, so that a failure to start says why where it is reported."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"(log unreadable: {exc})"
 
     @property
     def running(self) -> bool:
@@ -183,13 +210,13 @@ class Stack:
         context = client_ssl_context(ca, *identity)
         while time.monotonic() < deadline:
             if not process.running:
-                raise RuntimeError(f"{process.name} exited; see {process.log}")
+                raise RuntimeError(f"{process.name} exited; {process.log}:\n{process.tail()}")
             try:
                 httpx.get(url + "/healthz", verify=context, timeout=2)
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise TimeoutError(f"{process.name} did not start; see {process.log}")
+        raise TimeoutError(f"{process.name} did not start; {process.log}:\n{process.tail()}")
 
     # -- clients -----------------------------------------------------------------------------
 
