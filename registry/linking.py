@@ -481,18 +481,20 @@ def _parse(flat: Mapping[str, Any], at: int = 0) -> _Case:
     cited = flat.get("references")
     refs: tuple[str, ...] = ()
     if cited:
-        found = (f"{s}:{_norm_number(str(n))}" for s, n in cited.items() if n and str(n).strip())
-        refs = tuple(r for r in found if r != record)
+        found = [f"{s}:{_norm_number(str(n))}" for s, n in cited.items() if n and str(n).strip()]
+        refs = tuple([r for r in found if r != record])
     sex = flat.get("sex")
+    incident = flat.get("incident_date")
+    # Positional: a million keyword calls cost a second more.
     return _Case(
-        key=key,
-        at=at,
-        record=record,
-        day=_day(flat.get("incident_date")),
-        pseudonyms=pseudonyms,
-        sex=sex if sex in _KNOWN_SEX else None,
-        refs=refs,
-        flat=flat,
+        key,
+        at,
+        record,
+        _day_of(str(incident)) if incident else 0,
+        pseudonyms,
+        sex if sex in _KNOWN_SEX else None,
+        refs,
+        flat,
     )
 
 
@@ -501,9 +503,11 @@ def _norm_number(number: str) -> str:
     return " ".join(number.split()).upper()
 
 
-def _day(value: Any) -> int:
+@lru_cache(maxsize=1 << 16)
+def _day_of(text: str) -> int:
+    """The ordinal of a date's text (0 if it is none); remembered, as a year has 365 days."""
     try:
-        return date.fromisoformat(str(value)[:10]).toordinal() if value else 0
+        return date.fromisoformat(text[:10]).toordinal()
     except ValueError:
         return 0
 

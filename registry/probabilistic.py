@@ -176,28 +176,31 @@ def code_set(codes: tuple[str, ...], vague: str | None = None) -> frozenset[str]
 
 def compare(a: Profile, b: Profile) -> tuple[str, ...]:
     """The level of every field both cases say something about (a missing field is neutral)."""
+    # Unpacked once: a million comparisons at national scale, each reading every field twice.
+    _, _, day_a, sex_a, born_a, exact_a, ekatte_a, region_a, forms_a, rel_a = a
+    _, _, day_b, sex_b, born_b, exact_b, ekatte_b, region_b, forms_b, rel_b = b
     levels: list[str] = []
-    if a.exact and b.exact:
+    if exact_a and exact_b:
         levels.append(
             "birth-exact"
-            if a.exact == b.exact
+            if exact_a == exact_b
             else "birth-typo"
-            if _typo(a.exact, b.exact)
+            if _typo(exact_a, exact_b)
             else "birth-conflict"
         )
-    elif a.born and b.born:
-        wide = max(a.born[1] - a.born[0], b.born[1] - b.born[0]) > _YEAR_WIDE
-        overlap = a.born[0] <= b.born[1] and b.born[0] <= a.born[1]
+    elif born_a and born_b:
+        wide = max(born_a[1] - born_a[0], born_b[1] - born_b[0]) > _YEAR_WIDE
+        overlap = born_a[0] <= born_b[1] and born_b[0] <= born_a[1]
         level = "birth-age" if wide else "birth-year"
         levels.append(level if overlap else f"{level}-conflict")
-    if a.sex and b.sex:
-        levels.append("sex-agree" if a.sex == b.sex else "sex-conflict")
-    if a.ekatte and b.ekatte:
-        levels.append("same-ekatte" if a.ekatte == b.ekatte else "other-ekatte")
-    elif a.region and b.region:
-        levels.append("same-region" if a.region == b.region else "other-region")
-    if a.day and b.day:
-        gap = abs(a.day - b.day)
+    if sex_a and sex_b:
+        levels.append("sex-agree" if sex_a == sex_b else "sex-conflict")
+    if ekatte_a and ekatte_b:
+        levels.append("same-ekatte" if ekatte_a == ekatte_b else "other-ekatte")
+    elif region_a and region_b:
+        levels.append("same-region" if region_a == region_b else "other-region")
+    if day_a and day_b:
+        gap = abs(day_a - day_b)
         levels.append(
             "date-0-1"
             if gap <= 1
@@ -209,11 +212,10 @@ def compare(a: Profile, b: Profile) -> tuple[str, ...]:
             if gap <= 30
             else "date-31+"
         )
-    if a.forms and b.forms:
-        levels.append("forms-shared" if a.forms & b.forms else "forms-disjoint")
-    if a.relationships and b.relationships:
-        shared = a.relationships & b.relationships
-        levels.append("relationship-shared" if shared else "relationship-disjoint")
+    if forms_a and forms_b:
+        levels.append("forms-shared" if forms_a & forms_b else "forms-disjoint")
+    if rel_a and rel_b:
+        levels.append("relationship-shared" if rel_a & rel_b else "relationship-disjoint")
     return tuple(levels)
 
 
@@ -222,7 +224,7 @@ def vetoed(a: Profile, b: Profile, levels: tuple[str, ...]) -> bool:
         return True
     if a.institution == b.institution and a.day and b.day and abs(a.day - b.day) <= BLOCK_DAYS:
         return True  # one institution reports one child's incident once: these are two children
-    return any(level in _VETO for level in levels)
+    return not _VETO.isdisjoint(levels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +296,8 @@ def _count(levels: tuple[str, ...], found: Counter[str], classes: Counter[str]) 
 
 
 _ANY_YEAR = -1  # a query that knows nothing of the child's age: every birth year
+_SPAN = 8  # days: a query's window (at most 2 × BLOCK_DAYS + 1 days) touches at most two spans
+_Dated = tuple[int, int, int]  # a query case, the first and the last day of its window
 
 
 class Blocks:
@@ -307,7 +311,9 @@ class Blocks:
       happen away from home).
 
     The queries are indexed (a few per cent of the cases), then every case is looked up once
-    with keys taken straight from its flat form (no date parsing).
+    with keys taken straight from its flat form (no date parsing). A query's dates are indexed
+    by `_SPAN`-day spans, at most two per query, and checked on a hit: indexing every day of
+    its window cost three times as many entries.
     """
 
     def __init__(
@@ -316,16 +322,18 @@ class Blocks:
         regions: Mapping[str, str],
         wanted: Mapping[int, tuple[bool, bool, int]],  # query case -> near, born, days
     ) -> None:
-        # Keyed by the candidate's day too: each case then looks up only its own day.
-        near: dict[tuple[str | None, str, int | None, int], list[int]] = defaultdict(list)
+        # (query, first day, last day) by span of the candidate's incident day.
+        near: dict[tuple[str | None, str, int | None, int], list[_Dated]] = defaultdict(list)
         born: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
-        moved: dict[tuple[str | None, str, int], list[int]] = defaultdict(list)
+        moved: dict[tuple[str | None, str, int], list[_Dated]] = defaultdict(list)
         any_year = False  # whether a query knows nothing of the child's age
         for q, (use_near, use_born, days) in wanted.items():
             case = cases[q]
             flat = case.flat
             sexes = (case.sex, None) if case.sex else ("male", "female", None)
             places = _places(flat, regions)
+            dated = (q, case.day - days, case.day + days)
+            spans = range(dated[1] // _SPAN, dated[2] // _SPAN + 1)
             if use_near and case.day:
                 years = _birth_years(flat)
                 # Cases that know nothing of the age fit any query; a query that knows nothing
@@ -334,44 +342,55 @@ class Blocks:
                     years, any_year = [_ANY_YEAR], True
                 else:
                     years = [*years, None]
-                window = range(case.day - days, case.day + days + 1)
-                for key in product(sexes, places, years, window):
-                    near[key].append(q)
+                for key in product(sexes, places, years, spans):
+                    near[key].append(dated)
             birth = flat.get("birth_date")
             if use_born and birth and len(birth) == 10:
                 for sex, place in product(sexes, places):
                     born[(sex, birth, place)].append(q)
             if use_near and case.day and birth and len(birth) == 10:
-                for sex, day in product(sexes, range(case.day - days, case.day + days + 1)):
-                    moved[(sex, birth, day)].append(q)
+                for sex, span in product(sexes, spans):
+                    moved[(sex, birth, span)].append(dated)
         self.found: dict[int, set[int]] = defaultdict(set)
         found = self.found
-        # The hot loop at a million cases: bound lookups, block keys of a place made once.
+        # The hot loop at a million cases: bound lookups, block keys of a place and the birth
+        # years of a full birth date made once.
         near_get, born_get, moved_get = near.get, born.get, moved.get
         place_keys: dict[tuple[Any, Any], list[str]] = {}
+        years_of: dict[str, list[int | None]] = {}
         for i, case in enumerate(cases):
             flat = case.flat
             sex, day = case.sex, case.day
+            span = day // _SPAN
             birth = flat.get("birth_date")
             full = birth if birth and len(birth) == 10 else None
             if full and moved:
-                for q in moved_get((sex, full, day), ()):
-                    found[q].add(i)
+                for q, first, last in moved_get((sex, full, span), ()):
+                    if first <= day <= last:
+                        found[q].add(i)
             where = (flat.get("region"), flat.get("ekatte"))
             if where not in place_keys:
                 place_keys[where] = _places(flat, regions)
             places = place_keys[where]
+            allowed: list[int | None] = []  # the case's birth years, as near keys
             if near and day:
-                # A birth date's year straight from its text: most cases give one.
-                years = [int(full[:4])] if full and full[:4].isdigit() else _birth_years(flat)
-                if any_year:  # else that lookup could find nothing
-                    years.append(_ANY_YEAR)
-            else:
-                years = []
+                if full:
+                    if full not in years_of:
+                        # A birth date's year straight from its text: most cases give one.
+                        of_text: list[int | None] = (
+                            [int(full[:4])] if full[:4].isdigit() else _birth_years(flat)
+                        )
+                        years_of[full] = [*of_text, _ANY_YEAR] if any_year else of_text
+                    allowed = years_of[full]
+                else:
+                    allowed = _birth_years(flat)
+                    if any_year:  # else that lookup could find nothing
+                        allowed.append(_ANY_YEAR)
             for place in places:
-                for year in years:
-                    for q in near_get((sex, place, year, day), ()):
-                        found[q].add(i)
+                for year in allowed:
+                    for q, first, last in near_get((sex, place, year, span), ()):
+                        if first <= day <= last:
+                            found[q].add(i)
                 if full and born:
                     for q in born_get((sex, full, place), ()):
                         found[q].add(i)
@@ -482,16 +501,17 @@ def link_remainder(
 
     def best_groups(query: int) -> list[tuple[float, int, int, int, tuple[str, ...]]]:
         """(weight, group, query case, candidate case, levels), best first, one per group."""
-        own = linker._find(query)
+        find, known = linker._find, cache.get  # the inner loop runs a million times
+        own = find(query)
         best: dict[int, tuple[float, int, int, int, tuple[str, ...]]] = {}
         barred: set[int] = set()
         for q in members[query]:
             mine = prof(q)
             for c in candidates.get(q, ()):
-                group = linker._find(c)
+                group = find(c)
                 if group == own or group in barred:
                     continue
-                theirs = prof(c)
+                theirs = known(c) or prof(c)
                 levels = compare(mine, theirs)
                 if vetoed(mine, theirs, levels):
                     barred.add(group)
