@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from gateway.codes import INSTITUTIONS
@@ -252,7 +252,9 @@ class _Linker:
         return {
             root: members
             for root, members in clusters.items()
-            if len({cases[i].record for i in members}) > 1
+            # Most clusters show two records at their ends: the set only for the others.
+            if cases[members[0]].record != cases[members[-1]].record
+            or len({cases[i].record for i in members}) > 1
         }
 
     def _children_of_cluster(self, members: list[int]) -> None:
@@ -438,15 +440,15 @@ class _Linker:
         self, child_roots: list[int], sizes: Counter[int], incident_of: list[int]
     ) -> Linkage:
         cases = self.cases
-        keys = [case.key for case in cases]
-        at = [case.at for case in cases]
+        keys = list(map(attrgetter("key"), cases))
         # Roots are each group's smallest index, hence its smallest case key.
         child_name = {root: f"child:{keys[root]}" for root in set(child_roots)}
         incident_name = {root: f"incident:{keys[root]}" for root in set(incident_of)}
+        in_input_order = _input_order(list(map(attrgetter("at"), cases)))
         return Linkage(
-            keys=_in_input_order(at, keys),
-            children_at=_in_input_order(at, list(map(child_name.__getitem__, child_roots))),
-            incidents_at=_in_input_order(at, list(map(incident_name.__getitem__, incident_of))),
+            keys=in_input_order(keys),
+            children_at=in_input_order(list(map(child_name.__getitem__, child_roots))),
+            incidents_at=in_input_order(list(map(incident_name.__getitem__, incident_of))),
             unlinked={
                 case.key
                 for case, root in zip(cases, child_roots, strict=True)
@@ -461,12 +463,16 @@ class _Linker:
 # -- one case's facts ---------------------------------------------------------------------------
 
 
-def _in_input_order(at: list[int], values: list[str]) -> list[str]:
-    """`values` of the cases in key order, put back in the order `link` was given them."""
-    found = values[:]
-    for value, position in zip(values, at, strict=True):
-        found[position] = value
-    return found
+def _input_order(at: list[int]) -> Callable[[list[str]], list[str]]:
+    """What puts values of the cases in key order back in the order `link` was given them
+    (`at`: each case's input position), as one C-level gather per list."""
+    back = at[:]
+    for index, position in enumerate(at):
+        back[position] = index
+    if len(back) < 2:  # itemgetter of one index gives the value, not a tuple
+        return lambda values: [values[i] for i in back]
+    gather = itemgetter(*back)
+    return lambda values: list(gather(values))
 
 
 def _parse(flat: Mapping[str, Any], at: int = 0) -> _Case:

@@ -19,10 +19,11 @@ Definitions (registry/README.md explains them):
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from gateway.codes import INSTITUTIONS, OUTCOMES, RELATIONSHIPS, SETTINGS, SEXES, VIOLENCE_FORMS
@@ -121,7 +122,8 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
     prefix = f"{year:04d}"
     by_incident: dict[str, list[int]] = defaultdict(list)
     first_date: dict[str, str] = {}
-    notified: dict[Cell, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # Each institution's notifications per cell, counted by Counter.update (a C loop).
+    notified: dict[str, Counter[Cell]] = defaultdict(Counter)
     total_notified: dict[str, int] = defaultdict(int)
     facts: list[_Facts | None] = [None] * len(cases)
     own_cells: list[list[Cell] | None] = [None] * len(cases)
@@ -137,8 +139,7 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
             slug = own.institution
             total_notified[slug] += 1
             cells = own_cells[i] = own.cells()
-            for cell in cells:
-                notified[cell][slug] += 1
+            notified[slug].update(cells)
 
     children: dict[Cell, set[str]] = defaultdict(set)
     incidents: dict[Cell, int] = defaultdict(int)
@@ -174,9 +175,9 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
             value,
             len(children.get((dimension, value), ())),
             incidents.get((dimension, value), 0),
-            {s: notified.get((dimension, value), {}).get(s, 0) for s in slugs},
+            {s: notified[s][(dimension, value)] for s in slugs},
         )
-        for dimension, values in _values(children, notified).items()
+        for dimension, values in _values(children, *notified.values()).items()
         for value in values
     ]
     total = Row(
@@ -311,8 +312,14 @@ _BAND_OF_AGE = {
 
 
 def _date(value: Any) -> date | None:
+    return _date_of(str(value)) if value else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _date_of(text: str) -> date | None:
+    """A date's text read once: a year's cases share 365 of them."""
     try:
-        return date.fromisoformat(str(value)[:10]) if value else None
+        return date.fromisoformat(text[:10])
     except ValueError:
         return None
 
