@@ -388,7 +388,12 @@ class _Linker:
             # citing it): the dates would find nothing to join.
             if any(find(i) != first for i in members):
                 self._dates(members, find, union)
-        return [find(i) for i in range(len(cases))]
+        # Every case's root in one pass, as in `_roots`: a union hangs the larger root under
+        # the smaller and halving only shortens paths, so a parent's index is never above its
+        # child's.
+        for i, up in enumerate(unit):
+            unit[i] = unit[up]
+        return unit
 
     def _dates(
         self, members: list[int], find: Callable[[int], int], union: Callable[[int, int], bool]

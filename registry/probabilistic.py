@@ -153,17 +153,17 @@ def profile(
     ekatte = flat.get("ekatte")
     ekatte = str(ekatte) if ekatte else None
     region = flat.get("region") or (regions.get(ekatte) if ekatte else None)
-    return Profile(
-        institution=str(flat.get("institution") or case.record.split(":", 1)[0]),
-        record=case.record,
-        day=case.day,
-        sex=case.sex,
-        born=interval,
-        exact=exact,
-        ekatte=ekatte,
-        region=str(region) if region else None,
-        forms=code_set(tuple(flat.get("forms") or ()), "unspecified"),
-        relationships=code_set(tuple(flat.get("relationships") or ()), "unknown"),
+    return Profile(  # positional: half a million profiles at national scale
+        str(flat.get("institution") or case.record.split(":", 1)[0]),
+        case.record,
+        case.day,
+        case.sex,
+        interval,
+        exact,
+        ekatte,
+        str(region) if region else None,
+        code_set(tuple(flat.get("forms") or ()), "unspecified"),
+        code_set(tuple(flat.get("relationships") or ()), "unknown"),
     )
 
 

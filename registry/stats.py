@@ -268,17 +268,16 @@ def _age_band(case: Mapping[str, Any]) -> tuple[str, int]:
     on = _date(case.get("incident_date"))
     birth = str(case.get("birth_date") or "")
     if birth and on:
-        parts = birth[:10].split("-")
-        try:
-            year = int(parts[0])
-            months = (int(parts[1]),) * 2 if len(parts) > 1 else (1, 12)
-            days = (int(parts[2]),) * 2 if len(parts) > 2 else (1, 31)
-        except ValueError:
+        born = _birth_parts(birth[:10])
+        if born is None:
             return UNKNOWN, 5
+        year, months, days, precision = born
         # The oldest and youngest the child can be: the band is known when both agree.
         oldest = _band(_age(year, months[0], days[0], on))
+        if precision == 0:  # a full date: one age
+            return oldest, 0
         youngest = _band(_age(year, months[1], days[1], on))
-        return (oldest if oldest == youngest else UNKNOWN), 3 - len(parts)
+        return (oldest if oldest == youngest else UNKNOWN), precision
     age = case.get("age")
     if isinstance(age, int | float):
         return _band(int(age)), 3
@@ -286,6 +285,20 @@ def _age_band(case: Mapping[str, Any]) -> tuple[str, int]:
     if band in AGE_BANDS:
         return str(band), 4
     return UNKNOWN, 5
+
+
+@lru_cache(maxsize=1 << 16)
+def _birth_parts(text: str) -> tuple[int, tuple[int, int], tuple[int, int], int] | None:
+    """A (partial) birth date's year, month and day ranges and its precision rank (0 for a
+    full date); None if it is not a date. Remembered: a few thousand recur over a year."""
+    parts = text.split("-")
+    try:
+        year = int(parts[0])
+        months = (int(parts[1]),) * 2 if len(parts) > 1 else (1, 12)
+        days = (int(parts[2]),) * 2 if len(parts) > 2 else (1, 31)
+    except ValueError:
+        return None
+    return year, (months[0], months[1]), (days[0], days[1]), 3 - len(parts)
 
 
 def _age(year: int, month: int, day: int, on: date) -> int:
