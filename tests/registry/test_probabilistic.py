@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from registry import probabilistic
 from registry.linking import Linkage, link
 from registry.stats import for_year
@@ -252,3 +254,47 @@ def test_blocks_find_candidates_by_birth_year_age_band_or_no_age_at_all() -> Non
     # any child. Each query finds itself too: linking skips its own group.
     assert {cases[i].key for i in found[2]} == {"born", "band", "ageless", "bad-birth"}
     assert {cases[i].key for i in found[3]} == {"born", "far", "band", "ageless", "bad-birth"}
+
+
+@pytest.mark.parametrize(
+    ("block", "query", "candidate"),
+    [
+        # near: a query without a birth date, candidates of the same place and birth year
+        ("near", {"band": "6-11"}, {"birth": "2012-03-04"}),
+        # moved: the same birth date in another region
+        ("moved", {"birth": "2012-03-04"}, {"birth": "2012-03-04", "region": "BG-01"}),
+    ],
+)
+def test_blocks_find_incident_dates_within_the_query_window_and_no_further(
+    block: str, query: dict[str, Any], candidate: dict[str, Any]
+) -> None:
+    from datetime import date, timedelta
+
+    from registry.ekatte import regions
+    from registry.linking import _parse
+
+    # Queries on sixteen consecutive days (every position of a day in an 8-day span), with
+    # candidates 0-5 days either side; windows of 3 days and of 1.
+    for days in (3, 1):
+        for start in range(16):
+            on = date(2021, 5, 1) + timedelta(days=start)
+            offsets = range(-5, 6)
+            cases = [
+                _parse(case("query", "helpline:Q", on.isoformat(), **query)),
+                *(
+                    _parse(
+                        case(
+                            f"c{offset}",
+                            f"ozd:{offset}",
+                            (on + timedelta(days=offset)).isoformat(),
+                            f"k1:{offset}",
+                            **candidate,
+                        )
+                    )
+                    for offset in offsets
+                ),
+            ]
+            found = probabilistic.Blocks(cases, regions(), {0: (True, False, days)}).found[0]
+            assert {cases[i].key for i in found} == {"query"} | {
+                f"c{offset}" for offset in offsets if abs(offset) <= days
+            }, (block, days, on)
