@@ -496,7 +496,7 @@ def _parse(flat: Mapping[str, Any], at: int = 0) -> _Case:
         refs = tuple([r for r in found if r != record])
     sex = flat.get("sex")
     incident = flat.get("incident_date")
-    # Positional: a million keyword calls cost a second more.
+    # Positional: keyword arguments cost more, a million times over.
     return _Case(
         key,
         at,
