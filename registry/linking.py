@@ -195,13 +195,8 @@ class _Linker:
         return root
 
     def _roots(self) -> list[int]:
-        """Every index's root in one pass (a million `_find` calls cost a second): a union
-        hangs the larger root under the smaller, so a parent's index is never above its
-        child's and its root is known by the time the child is reached."""
-        parent = self.parent
-        for i, up in enumerate(parent):
-            parent[i] = parent[up]
-        return parent[:]
+        """Every index's root (a copy: the probabilistic step goes on joining after this)."""
+        return _to_roots(self.parent)[:]
 
     def _union(self, i: int, j: int) -> bool:
         ri, rj = self._find(i), self._find(j)
@@ -388,12 +383,7 @@ class _Linker:
             # citing it): the dates would find nothing to join.
             if any(find(i) != first for i in members):
                 self._dates(members, find, union)
-        # Every case's root in one pass, as in `_roots`: a union hangs the larger root under
-        # the smaller and halving only shortens paths, so a parent's index is never above its
-        # child's.
-        for i, up in enumerate(unit):
-            unit[i] = unit[up]
-        return unit
+        return _to_roots(unit)
 
     def _dates(
         self, members: list[int], find: Callable[[int], int], union: Callable[[int, int], bool]
@@ -463,6 +453,16 @@ class _Linker:
             ambiguous=self.ambiguous,
             possible=self.possible,
         )
+
+
+def _to_roots(parent: list[int]) -> list[int]:
+    """Point every index of a union-find straight at its root, in one pass (a million `find`
+    calls cost a second), and return the list. Sound because both union-finds here hang the
+    larger root under the smaller and path halving only shortens paths: a parent's index is
+    never above its child's, so its root is known by the time the child is reached."""
+    for i, up in enumerate(parent):
+        parent[i] = parent[up]
+    return parent
 
 
 # -- one case's facts ---------------------------------------------------------------------------
