@@ -15,6 +15,7 @@ across incidents; a few cases are updated or cancelled. Figures are printed, nev
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
 import resource
@@ -27,9 +28,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bench.stores import scratch_url
-from registry.linking import link, paused_gc
-from registry.stats import statistics
+from registry.linking import Linkage, link, paused_gc
+from registry.stats import Statistics, statistics
 from registry.store import Store
 
 _FORMS = ("physical", "psychological", "sexual", "neglect", "bullying", "online")
@@ -109,6 +112,7 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
         f"{args.year}: {total.children:,} children, {total.incidents:,} incidents, notifications "
         + ", ".join(f"{s} {n:,}" for s, n in total.notifications.items() if n)
     )
+    print(f"fingerprint {fingerprint(linkage, figures)}  (the same when no link or figure moved)")
     if truth:
         for name, found, part in (
             ("children", linkage.child_of, 0),
@@ -119,6 +123,23 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
                 f"{name} against the generator's truth: pair precision {precision:.4f},"
                 f" pair recall {recall:.4f}, {distinct:,} true"
             )
+
+
+def fingerprint(linkage: Linkage, figures: Statistics) -> str:
+    """SHA-256 of every case's child and incident, every link with its reason, the possible,
+    unlinked and ambiguous cases and the year's figures: what a change meant only to be faster
+    must leave as it was."""
+    digest = hashlib.sha256()
+    for part in (
+        sorted(zip(linkage.keys, linkage.children_at, linkage.incidents_at, strict=True)),
+        [list(reason) for reason in sorted(linkage.reasons)],
+        [list(pair) for pair in sorted(linkage.possible)],
+        sorted(linkage.unlinked),
+        sorted(linkage.ambiguous.items()),
+        figures.as_dict(),
+    ):
+        digest.update(orjson.dumps(part))
+    return digest.hexdigest()[:12]
 
 
 def _pairs(found: dict[str, str], truth: dict[str, Any]) -> tuple[float, float, int]:

@@ -444,10 +444,9 @@ class _Linker:
             keys=in_input_order(keys),
             children_at=in_input_order(list(map(child_name.__getitem__, child_roots))),
             incidents_at=in_input_order(list(map(incident_name.__getitem__, incident_of))),
+            # A child of one case is that case's own root: its index.
             unlinked={
-                case.key
-                for case, root in zip(cases, child_roots, strict=True)
-                if not case.pseudonyms and sizes[root] == 1
+                keys[root] for root, n in sizes.items() if n == 1 and not cases[root].pseudonyms
             },
             reasons=self.reasons,
             ambiguous=self.ambiguous,

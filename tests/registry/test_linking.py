@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
+from bench.linking import fingerprint, notifications
 from registry.linking import Linkage, link
+from registry.stats import statistics
 from tests.registry.cases import case
 
 
@@ -260,3 +265,27 @@ def test_ids_do_not_depend_on_the_order_of_the_cases() -> None:
     forwards, backwards = link(cases), link(cases[::-1])
     assert forwards.child_of == backwards.child_of
     assert forwards.incident_of == backwards.incident_of
+
+
+def test_a_synthetic_year_links_the_same_in_any_order_and_the_fingerprint_sees_one_change() -> None:
+    """The benchmark's fingerprint (every child, incident, reason, possible link and figure)
+    is what tells a speed-up that moved nothing from one that did: it must not depend on the
+    order the store hands the cases over, and must change with a single case."""
+    active: dict[str, dict[str, Any]] = {}  # the store's active cases: updates and cancels applied
+    for flat in notifications(3_000, random.Random(11), {}):
+        if flat["event"] == "cancel":
+            active.pop(flat["case_key"], None)
+        else:
+            active[flat["case_key"]] = flat
+    latest = list(active.values())
+
+    def print_of(given: list[dict[str, Any]]) -> str:
+        linkage = link(given)
+        return fingerprint(linkage, statistics(given, linkage, 2021))
+
+    forwards = print_of(latest)
+    assert print_of(latest[::-1]) == forwards
+    identified = next(i for i, flat in enumerate(latest) if flat["child_pseudonyms"])
+    changed = [*latest]
+    changed[identified] = {**latest[identified], "child_pseudonyms": [], "birth_date": None}
+    assert print_of(changed) != forwards
