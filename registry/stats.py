@@ -203,6 +203,7 @@ class _Facts:
     """One case's value(s) in each dimension; `precision` ranks its age source (0 = best)."""
 
     institution: str
+    day: str  # the case's own incident date, YYYY-MM-DD ("" if none)
     forms: tuple[str, ...]
     outcome: str
     age_band: str
@@ -238,6 +239,7 @@ def _facts(case: Mapping[str, Any]) -> _Facts:
     # Positional: keyword arguments cost more, a hundred thousand times over.
     return _Facts(
         str(case.get("institution") or UNKNOWN),
+        str(case.get("incident_date") or "")[:10],
         tuple(case.get("forms") or ("unspecified",)),
         case.get("outcome") or UNKNOWN,
         band,
@@ -266,9 +268,20 @@ def _incident_cells(facts: list[_Facts]) -> list[Cell]:
     outcome = min((f.outcome for f in facts), key=lambda o: _OUTCOME_RANK.get(o, len(OUTCOMES)))
     sexes = {f.sex for f in facts}
     sex = next((s for s in SEXES if s in sexes), UNKNOWN)
-    age_band = min(facts, key=lambda f: f.precision).age_band
-    cells += [("outcome", outcome), ("sex", sex), ("age-band", age_band)]
+    cells += [("outcome", outcome), ("sex", sex), ("age-band", _incident_age_band(facts))]
     return cells
+
+
+def _incident_age_band(facts: list[_Facts]) -> str:
+    """The band of the most precise source; among equally precise ones, on the incident's
+    earliest date (a birthday between the police's date and ОЗД's two days later). Sources that
+    still know different bands (two birth dates a typo apart, across a band's edge) give
+    `unknown`, as a partial date straddling an edge does: never whichever came first."""
+    best = min(f.precision for f in facts)
+    precise = [f for f in facts if f.precision == best]
+    first = min((f.day for f in precise if f.day), default="")
+    known = {f.age_band for f in precise if f.day == first} - {UNKNOWN}
+    return known.pop() if len(known) == 1 else UNKNOWN
 
 
 def _age_band(case: Mapping[str, Any]) -> tuple[str, int]:
