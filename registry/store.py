@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import orjson
 import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
 
 _MESSAGES = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -106,7 +108,8 @@ class Store:
         self._lock = threading.Lock()
         self._conn: Any
         if self.postgres:
-            self._conn = psycopg.connect(text, autocommit=True)
+            # UTF-8 whatever the database's own encoding: `active_cases` reads the bytes.
+            self._conn = psycopg.connect(text, autocommit=True, client_encoding="utf8")
             serial = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
         else:
             # Autocommit mode; transactions are opened explicitly in `_tx`.
@@ -197,11 +200,14 @@ class Store:
         found: list[dict[str, Any]] = []
         gc.disable()  # a million fresh dicts would trigger full collections over and over
         try:
-            # SQLite hands the JSON over as UTF-8 bytes, which orjson reads as they are: as
-            # text it is decoded into a str and encoded again for orjson (a fifth of the read).
-            column = "summary" if self.postgres else "CAST(summary AS BLOB)"
             with self._tx() as run:
-                rows = run(f"SELECT {column} FROM cases WHERE status = 'active'")
+                # Both hand the JSON over as UTF-8 bytes, which orjson reads as they are: as
+                # text it is decoded into a str and encoded again for orjson (a fifth of the
+                # read on SQLite, a tenth on PostgreSQL).
+                if self.postgres:
+                    rows = self._stream("SELECT summary FROM cases WHERE status = 'active'")
+                else:
+                    rows = run("SELECT CAST(summary AS BLOB) FROM cases WHERE status = 'active'")
                 # Chunk by chunk, each chunk's JSON freed before the next: at a million cases
                 # the read's peak is 1.3 GB lower than with every row fetched first, and it is
                 # faster (fewer fresh pages). The store's lock is held a few seconds longer.
@@ -211,6 +217,15 @@ class Store:
         finally:
             if enabled:
                 gc.enable()
+
+    def _stream(self, sql: str) -> _Cursor:
+        """PostgreSQL rows chunk by chunk from a server-side cursor (a client-side one holds
+        the whole result first: half a GB more at a million cases), text as UTF-8 bytes. Only
+        inside `_tx`: the cursor lives as long as its transaction."""
+        cursor: psycopg.ServerCursor[Any] = self._conn.cursor(name="stream")
+        cursor.adapters.register_loader("text", _Utf8)
+        cursor.execute(sql)
+        return cursor
 
     def _add_summary(self, run: _Run) -> None:
         """Give a register created before the summary column one, filled from `latest`."""
@@ -250,6 +265,13 @@ class Store:
             sql = sql.replace("?", "%s")
         cursor: _Cursor = self._conn.execute(sql, tuple(params))
         return cursor
+
+
+class _Utf8(Loader):
+    """A text column as the UTF-8 bytes the server sent."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
 
 
 def _summary(flat: dict[str, Any]) -> dict[str, Any]:

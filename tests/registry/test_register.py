@@ -48,11 +48,15 @@ def test_active_cases_are_read_whole_chunk_by_chunk(
     target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(register_store, "_READ_CHUNK", 2)
-    sent = [notification(incident_reference=f"mvr:F{n}") for n in range(5)]
+    # Cyrillic record numbers: both backends hand the JSON over as UTF-8 bytes.
+    sent = [notification(incident_reference=f"ozd:ОЗД-ПД-2021-{n:06d}") for n in range(5)]
     with Store(target) as store:
         store.receive_many([(flat(n), b"{}") for n in sent])
         read = store.active_cases()
-    assert sorted(c["case_key"] for c in read) == sorted(n.case_key for n in sent)
+        assert len(store.active_cases()) == 5  # the server-side cursor is gone: read again
+    assert sorted((c["case_key"], c["incident_reference"]) for c in read) == sorted(
+        (n.case_key, n.incident_reference) for n in sent
+    )
 
 
 def test_an_update_that_changes_the_date_changes_the_incident(target: str) -> None:
