@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from registry import report
@@ -142,42 +143,37 @@ def test_a_partial_birth_date_straddling_a_band_gives_an_unknown_band() -> None:
     assert table(stats)[("age-band", "unknown")] == (1, 1, {"mvr": 1})
 
 
-def test_equally_precise_birth_dates_in_different_bands_give_an_unknown_band_in_any_order() -> None:
-    # One child (one pseudonym), one incident (police file and the signal citing it), two full
-    # birth dates a day/month swap apart: 5 or 6 on 1 June 2021. Neither is more precise, so
-    # the band is unknown, whichever case the store lists first.
-    cases = [
-        case("y1", "mvr:F8", "2021-06-01", "k1:yy", birth="2015-06-05"),
-        case("y2", "ozd:S8", "2021-06-01", "k1:yy", birth="2015-05-06", refs={"mvr": "F8"}),
-    ]
-    for given in (cases, cases[::-1]):
+@pytest.mark.parametrize(
+    ("police", "other", "bands"),
+    [
+        pytest.param(
+            case("y1", "mvr:F8", "2021-06-01", "k1:yy", birth="2015-06-05"),
+            case("y2", "ozd:S8", "2021-06-01", "k1:yy", birth="2015-05-06", refs={"mvr": "F8"}),
+            {"unknown": (1, 1, {}), "0-5": (0, 0, {"mvr": 1}), "6-11": (0, 0, {"ozd": 1})},
+            id="birth-dates-a-typo-apart-across-an-edge-give-unknown",
+        ),
+        pytest.param(  # the girl turned 6 on 5 June: 5 on the incident's (earliest) date
+            case("w1", "mvr:F6", "2021-06-04", "k1:ww", birth="2015-06-05"),
+            case("w2", "ozd:S6", "2021-06-06", "k1:ww", birth="2015-06-05", refs={"mvr": "F6"}),
+            {"unknown": (0, 0, {}), "0-5": (1, 1, {"mvr": 1}), "6-11": (0, 0, {"ozd": 1})},
+            id="a-birthday-between-the-dates-takes-the-earliest",
+        ),
+        pytest.param(  # 6 by the full birth date, 5 by the helpline's age
+            case("z1", "mvr:F7", "2021-06-01", "k1:zz", birth="2015-05-04"),
+            case("z2", "helpline:H7", "2021-06-01", "k1:zz", age=5, refs={"mvr": "F7"}),
+            {"unknown": (0, 0, {}), "0-5": (0, 0, {"helpline": 1}), "6-11": (1, 1, {"mvr": 1})},
+            id="the-more-precise-source-decides",
+        ),
+    ],
+)
+def test_an_incidents_age_band_whichever_case_the_store_lists_first(
+    police: dict[str, Any], other: dict[str, Any], bands: dict[str, Any]
+) -> None:
+    # One child (one pseudonym) in one incident (a police file and a case citing it).
+    for given in ([police, other], [other, police]):
         rows = table(for_year(given, 2021))
-        assert rows[("age-band", "unknown")] == (1, 1, {})
-        assert rows[("age-band", "0-5")] == (0, 0, {"mvr": 1})
         assert rows[("total", "all")][:2] == (1, 1)
-
-
-def test_a_birthday_between_two_dates_of_one_incident_takes_the_earliest_date() -> None:
-    # The police write 4 June, ОЗД 6 June; the girl turned 6 on 5 June: 5 on the incident's
-    # (earliest) date, whichever case the store lists first.
-    cases = [
-        case("w1", "mvr:F6", "2021-06-04", "k1:ww", birth="2015-06-05"),
-        case("w2", "ozd:S6", "2021-06-06", "k1:ww", birth="2015-06-05", refs={"mvr": "F6"}),
-    ]
-    for given in (cases, cases[::-1]):
-        rows = table(for_year(given, 2021))
-        assert rows[("age-band", "0-5")] == (1, 1, {"mvr": 1})
-        assert rows[("age-band", "6-11")] == (0, 0, {"ozd": 1})
-
-
-def test_the_more_precise_source_decides_the_band() -> None:
-    # A full birth date (6 on 1 June 2021) beats an age of 5 given by the helpline.
-    cases = [
-        case("z1", "mvr:F7", "2021-06-01", "k1:zz", birth="2015-05-04"),
-        case("z2", "helpline:H7", "2021-06-01", "k1:zz", age=5, refs={"mvr": "F7"}),
-    ]
-    for given in (cases, cases[::-1]):
-        assert table(for_year(given, 2021))[("age-band", "6-11")][:2] == (1, 1)
+        assert {band: rows.get(("age-band", band), (0, 0, {})) for band in bands} == bands
 
 
 def test_csv_is_long_format_with_every_value() -> None:
