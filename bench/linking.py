@@ -10,6 +10,7 @@ across incidents; a few cases are updated or cancelled. Figures are printed, nev
     .venv/bin/python -m bench.linking                      # 1,000,000 notifications, SQLite
     .venv/bin/python -m bench.linking --reuse --rules-only # again, deterministic rules only
     .venv/bin/python -m bench.linking --count 100000 --postgres postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.linking --postgres URL --schema lb --reuse   # kept, timed again
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from bench.stores import scratch_url
+from bench.stores import kept_schema, scratch_url
 from registry.linking import Linkage, link, paused_gc
 from registry.stats import Statistics, statistics
 from registry.store import Store
@@ -49,13 +50,22 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1_000_000, help="notifications to store")
     parser.add_argument("--db", type=Path, default=Path("var/bench/linking.sqlite3"))
     parser.add_argument("--postgres", metavar="URL", help="a fresh schema on this server instead")
-    parser.add_argument("--reuse", action="store_true", help="keep an existing --db as it is")
+    parser.add_argument(
+        "--schema", help="with --postgres: this schema, kept afterwards (for --reuse)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep an existing --db (or --schema) as it is"
+    )
     parser.add_argument("--year", type=int, default=2021)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--rules-only", action="store_true", help="link without the probabilistic step"
     )
     args = parser.parse_args()
+    if args.postgres and args.schema:
+        url, existed = kept_schema(args.postgres, args.schema, fresh=not args.reuse)
+        run(url, args, fill=not (args.reuse and existed))
+        return 0
     if args.postgres:
         with scratch_url(args.postgres, "bench_linking") as url:
             run(url, args, fill=True)

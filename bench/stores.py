@@ -24,7 +24,23 @@ def scratch_url(postgres: str | None, prefix: str = "bench") -> Iterator[str]:
     with psycopg.connect(postgres, autocommit=True, connect_timeout=5) as admin:
         admin.execute(f"CREATE SCHEMA {name}")
         try:
-            sep = "&" if "?" in postgres else "?"
-            yield f"{postgres}{sep}options={quote(f'-csearch_path={name}')}"
+            yield schema_url(postgres, name)
         finally:
             admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def kept_schema(postgres: str, name: str, *, fresh: bool) -> tuple[str, bool]:
+    """A store location in schema `name`, kept after the run (to time it again without a fill
+    of minutes): emptied first when `fresh`. Also says whether it was there before."""
+    with psycopg.connect(postgres, autocommit=True, connect_timeout=5) as admin:
+        query = "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s"
+        existed = bool(admin.execute(query, (name,)).fetchall())
+        if fresh:
+            admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        admin.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+    return schema_url(postgres, name), existed
+
+
+def schema_url(postgres: str, name: str) -> str:
+    sep = "&" if "?" in postgres else "?"
+    return f"{postgres}{sep}options={quote(f'-csearch_path={name}')}"
