@@ -605,11 +605,15 @@ def _typo(day_a: int, day_b: int) -> bool:
     return a.year == b.year and (a.month, a.day) == (b.day, b.month)
 
 
+@lru_cache(maxsize=1 << 12)
 def _forms(a: frozenset[str], b: frozenset[str]) -> str:
+    """Two cases' forms as evidence text; remembered, as a few dozen sets recur (code_set)."""
     return f"{','.join(sorted(a)) or '-'} / {','.join(sorted(b)) or '-'}"
 
 
+@lru_cache(maxsize=1 << 12)
 def _iso(day: int) -> str:
+    """A day's text for evidence; remembered, as a hundred thousand links share a few years."""
     return date.fromordinal(day).isoformat()
 
 
