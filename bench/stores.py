@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 
 @contextmanager
@@ -35,9 +36,10 @@ def kept_schema(postgres: str, name: str, *, fresh: bool) -> tuple[str, bool]:
     with psycopg.connect(postgres, autocommit=True, connect_timeout=5) as admin:
         query = "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s"
         existed = bool(admin.execute(query, (name,)).fetchall())
+        schema = sql.Identifier(name)  # a name from the command line
         if fresh:
-            admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-        admin.execute(f"CREATE SCHEMA IF NOT EXISTS {name}")
+            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
     return schema_url(postgres, name), existed
 
 
