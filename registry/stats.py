@@ -234,12 +234,13 @@ def _cells(dimension: str, values: tuple[str, ...]) -> tuple[Cell, ...]:
 
 
 def _facts(case: Mapping[str, Any]) -> _Facts:
-    band, precision = _age_band(case)
+    day = str(case.get("incident_date") or "")[:10]
+    band, precision = _age_band(case, day)
     region = case.get("region") or region_of(case.get("ekatte")) or UNKNOWN
     # Positional: keyword arguments cost more, a hundred thousand times over.
     return _Facts(
         str(case.get("institution") or UNKNOWN),
-        str(case.get("incident_date") or "")[:10],
+        day,
         tuple(case.get("forms") or ("unspecified",)),
         case.get("outcome") or UNKNOWN,
         band,
@@ -284,9 +285,10 @@ def _incident_age_band(facts: list[_Facts]) -> str:
     return known.pop() if len(known) == 1 else UNKNOWN
 
 
-def _age_band(case: Mapping[str, Any]) -> tuple[str, int]:
-    """The statistical age band at the incident date, and how precise its source was."""
-    on = _date(case.get("incident_date"))
+def _age_band(case: Mapping[str, Any], day: str) -> tuple[str, int]:
+    """The statistical age band on the case's incident date (`day`, its text), and how precise
+    its source was."""
+    on = _date_of(day) if day else None
     birth = str(case.get("birth_date") or "")
     if birth and on:
         born = _birth_parts(birth[:10])
@@ -343,10 +345,6 @@ _BAND_OF_AGE = {
     for band in AGE_BANDS
     for age in range(int(band.partition("-")[0]), int(band.partition("-")[2]) + 1)
 }
-
-
-def _date(value: Any) -> date | None:
-    return _date_of(str(value)) if value else None
 
 
 @lru_cache(maxsize=1 << 16)
