@@ -4,9 +4,10 @@ After `same-pseudonym` and `reference` (registry/linking.py), a child group whos
 pseudonym is a *query*: it may be the same child as another group (with a pseudonym or without)
 that no identifier ties to it. For each query this module
 
-1. **blocks**: looks only at cases of the same sex (or unknown), place and possible birth year
-   with an incident date at most `BLOCK_DAYS` away, and at cases with the same full birth date,
-   sex and place at any date (a later incident of the same child);
+1. **blocks** (registry/blocking.py): looks only at cases of the same sex (or unknown), place
+   and possible birth year with an incident date at most `BLOCK_DAYS` away, at cases with the
+   same full birth date, sex and place at any date (a later incident of the same child), and
+   at cases with the same full birth date and sex at most `BLOCK_DAYS` away at any place;
 2. **compares** each pair field by field into levels (`compare`): birth date (exact, typo,
    consistent partial date, consistent age or band), sex, place (EKATTE, else region), incident
    date distance, violence forms, perpetrator relationship;
@@ -35,8 +36,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import product
 from typing import Any, NamedTuple, Protocol
+
+from registry.blocking import Blocks
 
 #: Match probability ≥ 0.99 (log2 99): link.
 UPPER = math.log2(99)
@@ -293,137 +295,6 @@ def _count(levels: tuple[str, ...], found: Counter[str], classes: Counter[str]) 
     for level in levels:
         found[level] += 1
         classes[LEVELS[level][0]] += 1
-
-
-_ANY_YEAR = -1  # a query that knows nothing of the child's age: every birth year
-_SPAN = 8  # days: a query's window (at most 2 × BLOCK_DAYS + 1 days) touches at most two spans
-_Dated = tuple[int, int, int]  # a query case, the first and the last day of its window
-
-
-class Blocks:
-    """Candidate cases of each query case (Splink's blocking rules, OR-ed):
-
-    - *near*: the same sex (or unknown), place (region or EKATTE) and possible birth year,
-      incident dates at most `days` apart (`BLOCK_DAYS`, or 1 when only that can do);
-    - *born*: the same full birth date, sex and place, any incident date (a later incident);
-    - *moved*: the same full birth date and sex, incident dates at most `days` apart, any place
-      (the police write where it happened, ОЗД where the child lives: a fifth of incidents
-      happen away from home).
-
-    The queries are indexed (a few per cent of the cases), then every case is looked up once
-    with keys taken straight from its flat form (no date parsing). A query's dates are indexed
-    by `_SPAN`-day spans, at most two per query, and checked on a hit: indexing every day of
-    its window cost three times as many entries.
-    """
-
-    def __init__(
-        self,
-        cases: Sequence[CaseLike],
-        regions: Mapping[str, str],
-        wanted: Mapping[int, tuple[bool, bool, int]],  # query case -> near, born, days
-    ) -> None:
-        # (query, first day, last day) by span of the candidate's incident day.
-        near: dict[tuple[str | None, str, int | None, int], list[_Dated]] = defaultdict(list)
-        born: dict[tuple[str | None, str, str], list[int]] = defaultdict(list)
-        moved: dict[tuple[str | None, str, int], list[_Dated]] = defaultdict(list)
-        any_year = False  # whether a query knows nothing of the child's age
-        for q, (use_near, use_born, days) in wanted.items():
-            case = cases[q]
-            flat = case.flat
-            sexes = (case.sex, None) if case.sex else ("male", "female", None)
-            places = _places(flat, regions)
-            dated = (q, case.day - days, case.day + days)
-            spans = range(dated[1] // _SPAN, dated[2] // _SPAN + 1)
-            if use_near and case.day:
-                years = _birth_years(flat)
-                # Cases that know nothing of the age fit any query; a query that knows nothing
-                # fits any case.
-                if years == [None]:
-                    years, any_year = [_ANY_YEAR], True
-                else:
-                    years = [*years, None]
-                for key in product(sexes, places, years, spans):
-                    near[key].append(dated)
-            birth = flat.get("birth_date")
-            if use_born and birth and len(birth) == 10:
-                for sex, place in product(sexes, places):
-                    born[(sex, birth, place)].append(q)
-            if use_near and case.day and birth and len(birth) == 10:
-                for sex, span in product(sexes, spans):
-                    moved[(sex, birth, span)].append(dated)
-        self.found: dict[int, set[int]] = defaultdict(set)
-        found = self.found
-        # The hot loop at a million cases: bound lookups, block keys of a place and the birth
-        # years of a full birth date made once.
-        near_get, born_get, moved_get = near.get, born.get, moved.get
-        place_keys: dict[tuple[Any, Any], list[str]] = {}
-        years_of: dict[str, list[int | None]] = {}
-        for i, case in enumerate(cases):
-            flat = case.flat
-            sex, day = case.sex, case.day
-            span = day // _SPAN
-            birth = flat.get("birth_date")
-            full = birth if birth and len(birth) == 10 else None
-            if full and moved:
-                for q, first, last in moved_get((sex, full, span), ()):
-                    if first <= day <= last:
-                        found[q].add(i)
-            where = (flat.get("region"), flat.get("ekatte"))
-            if where not in place_keys:
-                place_keys[where] = _places(flat, regions)
-            places = place_keys[where]
-            allowed: list[int | None] = []  # the case's birth years, as near keys
-            if near and day:
-                if full:
-                    if full not in years_of:
-                        # A birth date's year straight from its text: most cases give one.
-                        of_text: list[int | None] = (
-                            [int(full[:4])] if full[:4].isdigit() else _birth_years(flat)
-                        )
-                        years_of[full] = [*of_text, _ANY_YEAR] if any_year else of_text
-                    allowed = years_of[full]
-                else:
-                    allowed = _birth_years(flat)
-                    if any_year:  # else that lookup could find nothing
-                        allowed.append(_ANY_YEAR)
-            for place in places:
-                for year in allowed:
-                    for q, first, last in near_get((sex, place, year, span), ()):
-                        if first <= day <= last:
-                            found[q].add(i)
-                if full and born:
-                    for q in born_get((sex, full, place), ()):
-                        found[q].add(i)
-
-
-def _birth_years(flat: Mapping[str, Any]) -> list[int | None]:
-    """The birth years a case allows (from a birth date, an age or a band; ages ±1 year)."""
-    try:
-        birth = flat.get("birth_date")
-        if birth:
-            return [int(str(birth)[:4])]
-        seen = int(str(flat.get("incident_date") or "")[:4])
-    except ValueError:
-        return [None]
-    age = flat.get("age")
-    if isinstance(age, int | float):
-        return [*range(seen - int(age) - 2, seen - int(age) + 2)]
-    band = flat.get("age_band")
-    if isinstance(band, str) and "-" in band:
-        low, _, high = band.partition("-")
-        if low.isdigit() and high.isdigit():
-            return [*range(seen - int(high) - 2, seen - int(low) + 2)]
-    return [None]
-
-
-def _places(flat: Mapping[str, Any], regions: Mapping[str, str]) -> list[str]:
-    """Block keys of a case's place: its region (given, or its settlement's) and settlement."""
-    ekatte = flat.get("ekatte")
-    region = flat.get("region") or (regions.get(str(ekatte)) if ekatte else None)
-    places = [f"region:{region}"] if region else []
-    if ekatte:
-        places.append(f"ekatte:{ekatte}")
-    return places
 
 
 class Linker(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registry import probabilistic
+from registry import blocking, probabilistic
 from registry.linking import Linkage, link
 from registry.stats import for_year
 from tests.registry.cases import case
@@ -248,7 +248,7 @@ def test_blocks_find_candidates_by_birth_year_age_band_or_no_age_at_all() -> Non
         )
     ]
     wanted = {2: (True, False, 3), 3: (True, False, 3)}
-    found = probabilistic.Blocks(cases, regions(), wanted).found
+    found = blocking.Blocks(cases, regions(), wanted).found
     # A band of 6-11 in 2021 allows a 2012 birth, not a 2001 one, and any case without an age
     # (a birth date that is not one is none); a contact that says nothing of the age may be
     # any child. Each query finds itself too: linking skips its own group.
@@ -294,7 +294,7 @@ def test_blocks_find_incident_dates_within_the_query_window_and_no_further(
                     for offset in offsets
                 ),
             ]
-            found = probabilistic.Blocks(cases, regions(), {0: (True, False, days)}).found[0]
+            found = blocking.Blocks(cases, regions(), {0: (True, False, days)}).found[0]
             assert {cases[i].key for i in found} == {"query"} | {
                 f"c{offset}" for offset in offsets if abs(offset) <= days
             }, (block, days, on)
