@@ -98,6 +98,9 @@ class CaseLike(Protocol):
     """What linking knows of a case (registry.linking._Case)."""
 
     @property
+    def at(self) -> int: ...
+
+    @property
     def key(self) -> str: ...
 
     @property
