@@ -142,8 +142,12 @@ def link(cases: Iterable[Mapping[str, Any]], *, probabilistic: bool = True) -> L
         parsed = [_parse(case, at) for at, case in enumerate(cases)]
         # In key order the smallest index of a group is its smallest case key: the union-find
         # roots then name children and incidents independently of the input order.
-        parsed.sort(key=attrgetter("key"))
-        return _Linker(parsed, probabilistic=probabilistic).run()
+        in_key_order = sorted(parsed, key=attrgetter("key"))
+        linkage = _Linker(in_key_order, probabilistic=probabilistic).run()
+        # The cases are freed from `parsed`, in the order they were made in memory: freed in
+        # key order, a million of them took 1.6-2.0 s instead of 0.6 s.
+        del in_key_order
+        return linkage
 
 
 @contextmanager
