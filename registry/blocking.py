@@ -46,6 +46,8 @@ _ANY = -2
 
 
 class CaseLike(Protocol):
+    """What blocking reads of a case (registry.linking._Case)."""
+
     @property
     def at(self) -> int: ...
 

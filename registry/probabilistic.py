@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from registry.blocking import Blocks
+from registry.blocking import CaseLike as Blocked
 
 #: Match probability ≥ 0.99 (log2 99): link.
 UPPER = math.log2(99)
@@ -94,26 +95,14 @@ _YEAR_WIDE = 400  # days: a birth interval up to this wide is a partial date, wi
 Birth = tuple[tuple[int, int] | None, tuple[int, int, int] | None]
 
 
-class CaseLike(Protocol):
+class CaseLike(Blocked, Protocol):
     """What linking knows of a case (registry.linking._Case)."""
-
-    @property
-    def at(self) -> int: ...
 
     @property
     def key(self) -> str: ...
 
     @property
     def record(self) -> str: ...
-
-    @property
-    def day(self) -> int: ...
-
-    @property
-    def sex(self) -> str | None: ...
-
-    @property
-    def flat(self) -> Mapping[str, Any]: ...
 
 
 class Profile(NamedTuple):
