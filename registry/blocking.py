@@ -19,7 +19,8 @@ How: every case becomes integer block keys (one per place and birth year for nea
 place for born, one for moved), each with its incident day in the low bits; the keys of each
 block are sorted once, and every query key is looked up by binary search with the query's day
 window as the range. At a million cases a dict lookup per case and key took 11–16 s on a slow
-machine; this takes about 2 s (registry/README.md, "Scale").
+machine; this takes 4–6 s there, most of it reading the cases' fields (registry/README.md,
+"Scale").
 """
 
 from __future__ import annotations
