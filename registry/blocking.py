@@ -171,8 +171,9 @@ class Blocks:
         pairs = np.sort(q * n + i)
         if len(pairs):  # each pair once (a sort and a comparison: np.unique hashes, slower)
             pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
-        queries, cases = (pairs // n).tolist(), (pairs % n).tolist()
-        bounds = [0, *(np.flatnonzero(np.diff(pairs // n)) + 1).tolist(), len(cases)]
+        query_of = pairs // n
+        queries, cases = query_of.tolist(), (pairs % n).tolist()
+        bounds = [0, *(np.flatnonzero(np.diff(query_of)) + 1).tolist(), len(cases)]
         for start, stop in itertools.pairwise(bounds):
             self.found[queries[start]] = set(cases[start:stop])
 
