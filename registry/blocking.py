@@ -108,10 +108,9 @@ class Blocks:
             np.concatenate([q for q, _ in pairs]), np.concatenate([i for _, i in pairs]), len(cases)
         )
 
-    def place_ids(self, flat: Mapping[str, Any]) -> tuple[int, ...]:
+    def place_ids(self, region: Any, ekatte: Any) -> tuple[int, ...]:
         """Ids of a case's places: its region (given, or its settlement's) and settlement."""
-        ekatte = flat.get("ekatte")
-        region = flat.get("region") or (self.regions.get(str(ekatte)) if ekatte else None)
+        region = region or (self.regions.get(str(ekatte)) if ekatte else None)
         places = [f"region:{region}"] if region else []
         if ekatte:
             places.append(f"ekatte:{ekatte}")
@@ -130,7 +129,7 @@ class Blocks:
             flat = case.flat
             own = self.sexes[case.sex]
             sexes = (own, 0) if case.sex else (1, 2, 0)
-            places = self.place_ids(flat)
+            places = self.place_ids(flat.get("region"), flat.get("ekatte"))
             birth = self.birth_id(flat.get("birth_date"))
             first, last = case.day - days, case.day + days
             if use_near and case.day:
@@ -196,10 +195,7 @@ class _Table:
         where = zip(_values(given, "region"), _values(given, "ekatte"), strict=True)
         where_at = _in_case_order(_column(map(wheres.__getitem__, where), n), order)
         ids = np.array(
-            [
-                (*blocks.place_ids(dict(zip(("region", "ekatte"), w, strict=True))), -1, -1)[:2]
-                for w in wheres
-            ],
+            [(*blocks.place_ids(*w), -1, -1)[:2] for w in wheres],
             np.int64,
         )
         self.place = (ids[where_at, 0], ids[where_at, 1])
