@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 
 from gateway.codes import INSTITUTIONS
 from registry.ekatte import regions
+from registry.estimated import Estimate, Expected, estimate, expect
 from registry.probabilistic import PossibleLink, code_set, link_remainder
 
 #: Incident dates of one child at most this many days apart may be one incident.
@@ -76,6 +77,11 @@ class Linkage:
     ambiguous: dict[str, str] = field(default_factory=dict)
     #: Pairs the probabilistic step found likely but not sure: for clerical review, not merged.
     possible: list[PossibleLink] = field(default_factory=list)
+    #: Per child the probabilistic step left without a pseudonym and untied to an earlier one,
+    #: by its first case's key: the chance it is a child counted already (registry/estimated.py).
+    expected: dict[str, Expected] = field(default_factory=dict)
+    #: That chance per kind of such child (the institution that sent it, or "several").
+    shares: dict[str, float] = field(default_factory=dict)
     _by_case: dict[str, list[LinkReason]] | None = field(default=None, repr=False)
     # By case key, made when first asked for: at a million cases each dict costs a second,
     # and the statistics read the lists above instead.
@@ -107,6 +113,11 @@ class Linkage:
 
     def incidents(self) -> int:
         return len(set(self.incidents_at))
+
+    def estimate(self) -> Estimate:
+        """The counts, and the counts corrected in expectation for the children the linkage
+        could not tie (registry/estimated.py): all cases, every year."""
+        return estimate(self.children(), self.incidents(), list(self.expected.values()))
 
     def reasons_for(self, case_key: str) -> list[LinkReason]:
         """The links that involve this case (what an analyst reads to challenge them)."""
@@ -185,6 +196,8 @@ class _Linker:
         self.reasons: list[LinkReason] = []
         self.ambiguous: dict[str, str] = {}
         self.possible: list[PossibleLink] = []
+        self.expected: dict[str, Expected] = {}
+        self.shares: dict[str, float] = {}
         self.probabilistic = probabilistic
 
     def run(self) -> Linkage:
@@ -350,11 +363,20 @@ class _Linker:
         """Children without a pseudonym that the rules above left apart: the Fellegi–Sunter
         step (registry/probabilistic.py) links the ones it is sure of, lists the likely ones."""
         cases = self.cases
-        matches, self.possible = link_remainder(
+        matches, self.possible, evidence, repeated = link_remainder(
             cases, [bool(c.pseudonyms) for c in cases], self, _born, regions()
         )
         for match in matches:
             self._reason("probabilistic", match.i, match.j, match.evidence)
+        # The shares are estimated over every query, as the rules left them; the count already
+        # holds the links made, so only the other queries are expected to repeat a child.
+        expected, self.shares = expect(evidence)
+        keys = self.keys
+        self.expected = {
+            keys[e.case]: x
+            for e, x in zip(evidence, expected, strict=True)
+            if e.case not in repeated
+        }
 
     # -- incidents ----------------------------------------------------------------------------
 
@@ -469,6 +491,8 @@ class _Linker:
             reasons=self.reasons,
             ambiguous=self.ambiguous,
             possible=self.possible,
+            expected=self.expected,
+            shares=self.shares,
         )
 
 

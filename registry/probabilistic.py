@@ -33,13 +33,14 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from registry.blocking import Blocks
 from registry.blocking import CaseLike as Blocked
+from registry.estimated import Agreement, Evidence, rates, reach
 
 #: Match probability ≥ 0.99 (log2 99): link.
 UPPER = math.log2(99)
@@ -90,6 +91,7 @@ LEVELS: dict[str, tuple[str, float, float]] = {
     "relationship-disjoint": ("relationship", 0.20, 0.7),
 }
 _VETO = frozenset({"birth-conflict", "birth-year-conflict", "birth-age-conflict", "sex-conflict"})
+_INCIDENT_DAYS = 7  # dates further apart are compared as two incidents (the date-8-30 level)
 _YEAR_WIDE = 400  # days: a birth interval up to this wide is a partial date, wider an age or band
 
 Birth = tuple[tuple[int, int] | None, tuple[int, int, int] | None]
@@ -137,6 +139,15 @@ class Match(NamedTuple):
     j: int
     weight: float
     evidence: str
+
+
+class Remainder(NamedTuple):
+    """What the model did with the children the rules left without a pseudonym."""
+
+    matches: list[Match]
+    possible: list[PossibleLink]
+    evidence: list[Evidence]  # of each query, as the deterministic rules left it
+    repeated: set[int]  # the queries a link made one child with a unit before them
 
 
 def profile(
@@ -206,9 +217,12 @@ def compare(a: Profile, b: Profile) -> tuple[str, ...]:
             if gap <= 30
             else "date-31+"
         )
-    if forms_a and forms_b:
+    # Forms and relationship describe an incident: two incidents of one child weeks apart
+    # differ in them as much as two children do, so they are compared only for close dates.
+    close = not (day_a and day_b) or abs(day_a - day_b) <= _INCIDENT_DAYS
+    if close and forms_a and forms_b:
         levels.append("forms-shared" if forms_a & forms_b else "forms-disjoint")
-    if rel_a and rel_b:
+    if close and rel_a and rel_b:
         levels.append("relationship-shared" if rel_a & rel_b else "relationship-disjoint")
     return tuple(levels)
 
@@ -223,10 +237,11 @@ def vetoed(a: Profile, b: Profile, levels: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """log2(m/u) per level, and the prior log-odds of two random cases being one child."""
+    """log2(m/u) per level, the prior log-odds of two random cases being one child, and m."""
 
     weights: dict[str, float]
     prior: float
+    m: dict[str, float]
 
     def weigh(self, levels: tuple[str, ...]) -> float:
         weights = self.weights
@@ -269,7 +284,7 @@ def estimate(
     m_levels, m_classes = Counter[str](), Counter[str]()
     for i, j in same_child:
         _count(compare(profiles[i], profiles[j]), m_levels, m_classes)
-    weights = {}
+    weights, ms = {}, {}
     for level, (kind, m_fixed, u_default) in LEVELS.items():
         if level in _VETO:
             continue
@@ -277,10 +292,10 @@ def estimate(
         if not kind.startswith(("birth", "sex")):
             m = (m_levels[level] + PSEUDO_PAIRS * m_fixed) / (m_classes[kind] + PSEUDO_PAIRS)
         u = (u_levels[level] + PSEUDO_PAIRS * u_default) / (u_classes[kind] + PSEUDO_PAIRS)
-        weights[level] = math.log2(m / u)
+        weights[level], ms[level] = math.log2(m / u), m
     linked = sum(size * (size - 1) // 2 for size in Counter(groups).values())
     share = (linked + PSEUDO_PAIRS * PRIOR_DEFAULT) / (all_pairs + PSEUDO_PAIRS)
-    return Model(weights, math.log2(share / (1 - share)))
+    return Model(weights, math.log2(share / (1 - share)), ms)
 
 
 def _count(levels: tuple[str, ...], found: Counter[str], classes: Counter[str]) -> None:
@@ -305,9 +320,10 @@ def link_remainder(
     linker: Linker,
     born: Callable[[Mapping[str, Any], int], Birth],
     regions: Mapping[str, str],
-) -> tuple[list[Match], list[PossibleLink]]:
+) -> Remainder:
     """Link each child group without a pseudonym to the one group the model is sure of; the
-    links are made in `linker` and returned with their evidence, with the possible links."""
+    links are made in `linker` and returned with their evidence, with the possible links and
+    the evidence of the queries left for the estimate (registry/estimated.py)."""
     n = len(cases)
     groups = linker._roots()
     members: dict[int, list[int]] = defaultdict(list)
@@ -316,7 +332,7 @@ def link_remainder(
     identified = {group for group, named in zip(groups, pseudonymous, strict=True) if named}
     queries = [root for root in members if root not in identified]
     if not queries or n < 2:
-        return [], []
+        return Remainder([], [], [], set())
     cache: dict[int, Profile] = {}
 
     def prof(i: int) -> Profile:
@@ -361,12 +377,14 @@ def link_remainder(
     candidates = Blocks(cases, regions, wanted).found
 
     weight_of: dict[tuple[str, ...], float] = {}
+    Found = tuple[float, int, int, int, tuple[str, ...]]
 
-    def best_groups(query: int) -> list[tuple[float, int, int, int, tuple[str, ...]]]:
-        """(weight, group, query case, candidate case, levels), best first, one per group."""
+    def look(query: int) -> tuple[list[Found], set[int]]:
+        """(weight, group, query case, candidate case, levels), best first, one per group
+        that may be the query's child, and every group looked at (the query's own included)."""
         find, known = linker._find, cache.get  # the inner loop runs a million times
         own = find(query)
-        best: dict[int, tuple[float, int, int, int, tuple[str, ...]]] = {}
+        best: dict[int, Found] = {}
         barred: set[int] = set()
         for q in members[query]:
             mine = prof(q)
@@ -389,13 +407,24 @@ def link_remainder(
             for group, found in best.items()
             if group not in barred
             and not (own in identified and group in identified)
-            and found[0] >= LOWER
             and _fits(members[own], members[group], prof)
         ]
-        return sorted(ranked, key=lambda f: (-f[0], f[1]))
+        ranked.sort(key=lambda f: (-f[0], f[1]))
+        return ranked, {own, *best, *barred}
+
+    # Every query looked at once as the deterministic rules left it: the estimate's evidence,
+    # and its first decision as long as no link has touched a group it saw.
+    looked = {query: look(query) for query in queries}
+    evidence = _evidence(queries, identified, members, looked, wanted, prof, model)
+    changed: set[int] = set()
+    first = {query: k for k, query in enumerate(queries)}  # a group's earliest query
+    repeated: set[int] = set()  # queries a link made one child with an earlier unit
 
     def decide(query: int) -> bool:
-        ranked = best_groups(query)
+        stored = looked.pop(query, None)
+        if stored is None or not changed.isdisjoint(stored[1]):
+            stored = look(query)
+        ranked = [found for found in stored[0] if found[0] >= LOWER]
         if not ranked:
             possible.pop(query, None)
             return True
@@ -415,10 +444,17 @@ def link_remainder(
             own = linker._find(query)
             linker._union(own, group)
             root = linker._find(own)
+            changed.update((own, group))
             merged = members.pop(own) + members.pop(group)
             members[root] = merged
             if own in identified or group in identified:
                 identified.add(root)
+            # Identified groups come before every query: the later unit is the repeated one.
+            ours, theirs = first.pop(own, -1), first.pop(group, -1)
+            if max(ours, theirs) >= 0:
+                repeated.add(queries[max(ours, theirs)])
+            if min(ours, theirs) >= 0:
+                first[root] = min(ours, theirs)
             matches.append(
                 Match(c, q, weight, f"match weight {weight:.1f}: {model.explain(levels)}")
             )
@@ -454,7 +490,72 @@ def link_remainder(
         for a, b, link in found:
             if linker._find(a) != linker._find(b):
                 listed.setdefault(frozenset((a, b)), link)  # each pair once, either way round
-    return matches, list(listed.values())
+    return Remainder(matches, list(listed.values()), evidence, repeated)
+
+
+def _evidence(
+    queries: list[int],
+    identified: set[int],
+    members: Mapping[int, list[int]],
+    looked: Mapping[int, tuple[list[tuple[float, int, int, int, tuple[str, ...]]], set[int]]],
+    wanted: Mapping[int, tuple[bool, bool, int]],
+    prof: Callable[[int], Profile],
+    model: Model,
+) -> list[Evidence]:
+    """What each query's comparisons say of it being a child counted before it: every
+    identified child, then the queries in their order (registry/estimated.py)."""
+    position = {query: k for k, query in enumerate(queries)}
+    m_of = rates(_agreements(members, prof), model.m)
+    found: list[Evidence] = []
+    for k, query in enumerate(queries):
+        total = close = 0.0
+        for weight, group, _, _, levels in looked[query][0]:
+            if position.get(group, -1) < k:
+                factor = 2.0 ** (weight - model.prior)  # the Bayes factor m/u
+                total += factor
+                if _joins(levels):
+                    close += factor
+        recall, outside = max(
+            reach(
+                *wanted.get(i, (False, False, 0)),
+                prof(i).exact is not None,
+                m_of.get(prof(i).institution, model.m),
+            )
+            for i in members[query]
+        )
+        units = len(identified) + k
+        institutions = {prof(i).institution for i in members[query]}
+        found.append(
+            Evidence(
+                query,
+                institutions.pop() if len(institutions) == 1 else "several",
+                (total / units if units else 0.0) + 1 - recall,
+                (close / units if units else 0.0) + outside,
+            )
+        )
+    return found
+
+
+def _agreements(
+    members: Mapping[int, list[int]], prof: Callable[[int], Profile]
+) -> Iterator[Agreement]:
+    """Each side of pairs of records the rules made one child: a few pairs per child."""
+    pairs = 0
+    for held in members.values():
+        for j in held[1 : 1 + _M_PAIRS_PER_CHILD]:
+            a, b = prof(held[0]), prof(j)
+            place = a.region == b.region if a.region and b.region else None
+            gap = abs(a.day - b.day) if a.day and b.day else None
+            yield Agreement(a.institution, place, gap)
+            yield Agreement(b.institution, place, gap)
+            pairs += 1
+        if pairs >= SAMPLE_PAIRS:
+            return
+
+
+def _joins(levels: tuple[str, ...]) -> bool:
+    """Dates at most 3 days apart with no disjoint forms: one incident (registry/linking.py)."""
+    return ("date-0-1" in levels or "date-2-3" in levels) and "forms-disjoint" not in levels
 
 
 def _identified_pairs(
