@@ -120,6 +120,12 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
         f" possible links {len(linkage.possible):,}"
     )
     print("links by rule: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rules.items())))
+    guess = linkage.estimate()
+    print(
+        f"estimated (registry/estimated.py): children {guess.estimated_children:,.0f}"
+        f" ± {guess.children_sd:,.0f}, incidents {guess.estimated_incidents:,.0f}"
+        f" ± {guess.incidents_sd:,.0f}"
+    )
     total = figures.total
     print(
         f"{args.year}: {total.children:,} children, {total.incidents:,} incidents, notifications "
@@ -132,9 +138,12 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
             ("incidents", linkage.incident_of, 1),
         ):
             precision, recall, distinct = _pairs(found, {k: t[part] for k, t in truth.items()})
+            counted = (guess.children, guess.incidents)[part]
+            estimated = (guess.estimated_children, guess.estimated_incidents)[part]
             print(
                 f"{name} against the generator's truth: pair precision {precision:.4f},"
-                f" pair recall {recall:.4f}, {distinct:,} true"
+                f" pair recall {recall:.4f}, {distinct:,} true,"
+                f" counted {counted / distinct - 1:+.2%}, estimated {estimated / distinct - 1:+.2%}"
             )
 
 

@@ -20,7 +20,10 @@ that no identifier ties to it. For each query this module
 4. **decides**: a weight ≥ `UPPER` (match probability ≥ 0.99) whose runner-up group is at least
    `GAP` lower links (`LinkReason` "probabilistic" with the weight and each field's part); a
    weight ≥ `LOWER` (probability ≥ 0.5) otherwise is a `PossibleLink` for clerical review, not
-   merged; below that the query stays separate.
+   merged; below that the query stays separate;
+5. **gives its evidence** to the estimate (registry/estimated.py): each query's comparisons as
+   the deterministic rules left it, looked at once before any decision (the first decision
+   reuses that look unless a link has since touched a group it saw).
 
 Hard vetoes, whatever the weight: a known-sex conflict, birth information that cannot be one
 child, two cases of one record (its children are distinct), two cases of one institution within
@@ -381,7 +384,8 @@ def link_remainder(
 
     def look(query: int) -> tuple[list[Found], set[int]]:
         """(weight, group, query case, candidate case, levels), best first, one per group
-        that may be the query's child, and every group looked at (the query's own included)."""
+        that no pair of cases vetoes, and every group looked at (the query's own included).
+        Whether two whole groups fit (`_fits`) is left to the few that matter."""
         find, known = linker._find, cache.get  # the inner loop runs a million times
         own = find(query)
         best: dict[int, Found] = {}
@@ -405,9 +409,7 @@ def link_remainder(
         ranked = [
             found
             for group, found in best.items()
-            if group not in barred
-            and not (own in identified and group in identified)
-            and _fits(members[own], members[group], prof)
+            if group not in barred and not (own in identified and group in identified)
         ]
         ranked.sort(key=lambda f: (-f[0], f[1]))
         return ranked, {own, *best, *barred}
@@ -424,7 +426,12 @@ def link_remainder(
         stored = looked.pop(query, None)
         if stored is None or not changed.isdisjoint(stored[1]):
             stored = look(query)
-        ranked = [found for found in stored[0] if found[0] >= LOWER]
+        own = linker._find(query)
+        ranked = [
+            found
+            for found in stored[0]
+            if found[0] >= LOWER and _fits(members[own], members[found[1]], prof)
+        ]
         if not ranked:
             possible.pop(query, None)
             return True
@@ -441,7 +448,6 @@ def link_remainder(
             None,
         )
         if weight >= UPPER and (runner_up is None or weight - runner_up >= GAP):
-            own = linker._find(query)
             linker._union(own, group)
             root = linker._find(own)
             changed.update((own, group))
@@ -506,25 +512,31 @@ def _evidence(
     identified child, then the queries in their order (registry/estimated.py)."""
     position = {query: k for k, query in enumerate(queries)}
     m_of = rates(_agreements(members, prof), model.m)
+    reached: dict[tuple[tuple[bool, bool, int], bool, str], tuple[float, float]] = {}
     found: list[Evidence] = []
     for k, query in enumerate(queries):
         total = close = 0.0
         for weight, group, _, _, levels in looked[query][0]:
-            if position.get(group, -1) < k:
+            # A group that cannot be the query's child adds nothing; only groups that could
+            # be a possible link are worth the check.
+            if position.get(group, -1) < k and (
+                weight < LOWER or _fits(members[query], members[group], prof)
+            ):
                 factor = 2.0 ** (weight - model.prior)  # the Bayes factor m/u
                 total += factor
                 if _joins(levels):
                     close += factor
-        recall, outside = max(
-            reach(
-                *wanted.get(i, (False, False, 0)),
-                prof(i).exact is not None,
-                m_of.get(prof(i).institution, model.m),
-            )
-            for i in members[query]
-        )
+        recall, outside = 0.0, 0.0
+        institutions = set()
+        for i in members[query]:
+            mine = prof(i)
+            kind = (wanted.get(i, (False, False, 0)), mine.exact is not None, mine.institution)
+            got = reached.get(kind)
+            if got is None:  # a few dozen kinds of case
+                got = reached[kind] = reach(*kind[0], kind[1], m_of.get(kind[2], model.m))
+            recall, outside = max((recall, outside), got)
+            institutions.add(mine.institution)
         units = len(identified) + k
-        institutions = {prof(i).institution for i in members[query]}
         found.append(
             Evidence(
                 query,
@@ -549,7 +561,7 @@ def _agreements(
             yield Agreement(a.institution, place, gap)
             yield Agreement(b.institution, place, gap)
             pairs += 1
-        if pairs >= SAMPLE_PAIRS:
+        if pairs >= SAMPLE_PAIRS // 3:  # enough for three rates per institution
             return
 
 

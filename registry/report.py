@@ -7,6 +7,7 @@ import csv
 import io
 from html import escape
 
+from registry.estimated import Estimate
 from registry.stats import Row, Statistics
 
 _BAR_WIDTH = 360
@@ -33,6 +34,8 @@ def text_table(stats: Statistics) -> str:
             ).rstrip()
         )
     lines.append("")
+    if stats.estimate is not None:
+        lines.append(_estimated(stats.estimate))
     lines.append(_footnote(stats))
     return "\n".join(lines) + "\n"
 
@@ -53,6 +56,18 @@ def to_csv(stats: Statistics) -> str:
     )
     for row in [stats.total, *stats.rows]:
         writer.writerow([stats.year, *_cells(row, stats)])
+    if stats.estimate is not None:  # the totals as estimated, beside the totals as counted
+        found = stats.estimate
+        writer.writerow(
+            [
+                stats.year,
+                "total (estimated)",
+                "all",
+                f"{found.estimated_children:.1f}",
+                f"{found.estimated_incidents:.1f}",
+                *("" for _ in stats.institutions),
+            ]
+        )
     return out.getvalue()
 
 
@@ -74,6 +89,7 @@ def to_html(stats: Statistics) -> str:
         f"<strong>{stats.total.incidents}</strong> incidents; the institutions notified "
         + ", ".join(f"{escape(s)} {n}" for s, n in stats.total.notifications.items())
         + ".</p>",
+        *([f"<p>{escape(_estimated(stats.estimate))}</p>"] if stats.estimate else []),
         f"<p>{escape(_footnote(stats))}</p>",
         '<p><svg width="420" height="20" role="img" aria-label="legend">'
         '<rect class="children" x="0" y="5" width="12" height="12"/>'
@@ -148,6 +164,15 @@ def _shown(rows: list[Row]) -> list[Row]:
         or any(r.notifications.values())
         or (r.dimension, r.value) in ALWAYS_SHOWN
     ]
+
+
+def _estimated(found: Estimate) -> str:
+    return (
+        f"Estimated: {found.estimated_children:.0f} ± {found.children_sd:.0f} distinct children"
+        f" in {found.estimated_incidents:.0f} ± {found.incidents_sd:.0f} incidents, in"
+        " expectation under the linkage model: the count less the children it could not tie"
+        " that are likely children counted already. The figures by dimension are counts."
+    )
 
 
 def _footnote(stats: Statistics) -> str:

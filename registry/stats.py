@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from gateway.codes import INSTITUTIONS, OUTCOMES, RELATIONSHIPS, SETTINGS, SEXES, VIOLENCE_FORMS
 from registry.ekatte import region_of
+from registry.estimated import Estimate, estimate
 from registry.linking import Linkage, link, paused_gc
 
 #: Statistical age bands: the helpline's, the coarsest any institution gives, so that every
@@ -76,6 +77,10 @@ class Statistics:
     ambiguous: int = 0
     #: Cases of the year in a possible link (registry/probabilistic.py): for clerical review.
     possible: int = 0
+    #: The total counts corrected in expectation for the children the linkage could not tie
+    #: (registry/estimated.py), and the share of each kind of such child found to be a repeat.
+    estimate: Estimate | None = None
+    shares: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def row(r: Row) -> dict[str, Any]:
@@ -94,6 +99,15 @@ class Statistics:
             "unlinked_cases": self.unlinked,
             "ambiguous_cases": self.ambiguous,
             "possible_link_cases": self.possible,
+            "estimate": None
+            if self.estimate is None
+            else {
+                "children": round(self.estimate.estimated_children, 1),
+                "incidents": round(self.estimate.estimated_incidents, 1),
+                "children_sd": round(self.estimate.children_sd, 1),
+                "incidents_sd": round(self.estimate.incidents_sd, 1),
+                "repeat_shares": self.shares,
+            },
             "rows": [row(r) for r in self.rows],
         }
 
@@ -168,6 +182,14 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
         if key in flagged and first_date.get(incident, "").startswith(prefix)
     }
 
+    # A child the linkage could not tie counts in the year of its first case's incident.
+    expected = linkage.expected
+    of_year_expected = [
+        expected[key]
+        for key, incident in zip(keys, incidents_at, strict=True)
+        if key in expected and first_date.get(incident, "").startswith(prefix)
+    ]
+
     slugs = _institutions(total_notified)
     rows = [
         Row(
@@ -195,6 +217,10 @@ def _statistics(cases: Sequence[Mapping[str, Any]], linkage: Linkage, year: int)
         unlinked=len(of_year & linkage.unlinked),
         ambiguous=len(of_year & linkage.ambiguous.keys()),
         possible=len(of_year & possible),
+        estimate=estimate(total.children, total.incidents, of_year_expected)
+        if linkage.expected
+        else None,
+        shares=linkage.shares,
     )
 
 

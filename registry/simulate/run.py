@@ -13,6 +13,7 @@ from registry.linking import Linkage
 from registry.simulate.score import (
     CaseTruth,
     Count,
+    Estimated,
     Fatal,
     LinkageLike,
     Score,
@@ -65,6 +66,8 @@ def run_simulation(
     result = score(scored, linkage)
     if isinstance(linkage, Linkage):
         result.fatal = fatal(world, [c["latest"] for c in active], linkage)
+        result.estimated = estimated(result, linkage)
+        result.extra["repeat_shares"] = linkage.shares
     institution = {c["case_key"]: c["institution"] for c in active}
     result.extra.update(
         world=describe(world),
@@ -124,6 +127,15 @@ def fatal(world: World, cases: list[Mapping[str, Any]], linkage: Linkage) -> Fat
         for child in r.children
     }
     return Fatal(world.year, Count(len(killed), row.children), dict(row.notifications))
+
+
+def estimated(result: Score, linkage: Linkage) -> tuple[Estimated, Estimated]:
+    """The linkage's estimated totals (all active cases) against the truth of the same cases."""
+    found = linkage.estimate()
+    return (
+        Estimated(result.overall.children.truth, found.estimated_children, found.children_sd),
+        Estimated(result.overall.incidents.truth, found.estimated_incidents, found.incidents_sd),
+    )
 
 
 def describe(world: World) -> dict[str, Any]:

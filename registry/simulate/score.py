@@ -51,6 +51,19 @@ class Count:
 
 
 @dataclass(frozen=True, slots=True)
+class Estimated:
+    """A count the register estimates (registry/estimated.py), against the truth."""
+
+    truth: int
+    found: float
+    sd: float
+
+    @property
+    def error(self) -> float:
+        return (self.found - self.truth) / self.truth if self.truth else float(self.found != 0)
+
+
+@dataclass(frozen=True, slots=True)
 class Pairs:
     true: int
     found: int
@@ -91,6 +104,8 @@ class Score:
     numbered: Part
     extra: dict[str, Any] = field(default_factory=dict)  # sizes, timings, checks
     fatal: Fatal | None = None
+    #: The estimated distinct children and incidents over all cases, when the linkage gives one.
+    estimated: tuple[Estimated, Estimated] | None = None
 
     def table(self) -> str:
         return render_table(self)
@@ -164,6 +179,12 @@ def render_table(result: Score) -> str:
             ("distinct incidents", part.incidents),
         ):
             lines.append(f"  {label:28} {count.truth:7} {count.found:7} {count.error:+8.2%}")
+        if part is result.overall and result.estimated is not None:
+            for label, guess in zip(("children", "incidents"), result.estimated, strict=True):
+                lines.append(
+                    f"  {'  estimated ' + label:28} {guess.truth:7} {guess.found:7.0f}"
+                    f" {guess.error:+8.2%}   ± {guess.sd:.0f}"
+                )
     lines += ["", f"{'':30} {'precision':>9} {'recall':>7}   pairs true / found / both"]
     lines.append("-" * len(lines[-1]))
     for name, part in populations:

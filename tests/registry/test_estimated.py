@@ -7,9 +7,10 @@ import random
 
 import pytest
 
-from registry import estimated, probabilistic
+from registry import estimated, probabilistic, report
 from registry.estimated import Agreement, Evidence, Expected, expect, rates, reach
 from registry.linking import link
+from registry.stats import statistics
 from tests.registry.cases import case
 from tests.registry.test_probabilistic import others
 
@@ -98,6 +99,19 @@ def test_forms_and_relationship_are_compared_only_for_close_dates() -> None:
     assert not [level for level in far if level.startswith(("forms", "relationship"))]
 
 
+def reported_twice() -> list[dict[str, object]]:
+    """The background children, each also in an ОЗД signal: a register where a child has two
+    records on average, so that a contact's blocks are looked at whatever else is added."""
+    return [
+        *others(),
+        *(
+            {**c, "case_key": f"{c['case_key']}-ozd", "institution": "ozd",
+             "incident_reference": f"ozd:{c['case_key']}"}
+            for c in others()
+        ),
+    ]  # fmt: skip
+
+
 def anonymous_contact(key: str, day: str, **more: object) -> dict[str, object]:
     return case(key, f"helpline:{key}", day, age=6, region="BG-22", forms=("physical",), **more)
 
@@ -105,7 +119,7 @@ def anonymous_contact(key: str, day: str, **more: object) -> dict[str, object]:
 def test_an_anonymous_contact_is_counted_apart_but_estimated_as_the_child_reported() -> None:
     linkage = link(
         [
-            *others(),
+            *reported_twice(),
             case("police", "mvr:F1", "2021-03-01", "k1:aa", birth="2014-05-06", ekatte="68134"),
             anonymous_contact("helpline", "2021-03-01"),
         ]
@@ -122,7 +136,7 @@ def test_a_contact_no_one_resembles_is_likely_a_child_of_its_own() -> None:
     def contact_on(day: str) -> float:
         linkage = link(
             [
-                *others(),
+                *reported_twice(),
                 case("police", "mvr:F1", "2021-03-01", "k1:aa", birth="2014-05-06", ekatte="68134"),
                 anonymous_contact("helpline", day),
             ]
@@ -130,7 +144,7 @@ def test_a_contact_no_one_resembles_is_likely_a_child_of_its_own() -> None:
         return linkage.expected["helpline"].duplicate
 
     assert contact_on("2021-03-01") > 0.9
-    assert contact_on("2021-09-20") < 0.5  # no one of that age reported within weeks of it
+    assert contact_on("2021-11-25") < 0.5  # no one at all reported within weeks of it
 
 
 def test_two_queries_of_one_child_repeat_it_once_not_twice() -> None:
@@ -148,6 +162,8 @@ def test_two_queries_of_one_child_repeat_it_once_not_twice() -> None:
     assert first.duplicate < 0.05  # nothing before it resembles it
     assert second.duplicate > 0.5  # the ozd case before it does
     assert first.duplicate + second.duplicate < 1.05
+    # The same child, but two months later: another incident, not one counted already.
+    assert second.merged < 0.2 * second.duplicate
 
 
 def test_a_query_the_model_linked_is_not_expected_to_repeat_again() -> None:
@@ -168,3 +184,47 @@ def test_deterministic_rules_only_estimate_nothing() -> None:
     linkage = link([*others(), anonymous_contact("helpline", "2021-03-01")], probabilistic=False)
     assert linkage.expected == {}
     assert linkage.estimate().estimated_children == linkage.children()
+
+
+def test_statistics_give_the_years_estimate_beside_its_count() -> None:
+    cases = [
+        *reported_twice(),
+        case("police", "mvr:F1", "2021-03-01", "k1:aa", birth="2014-05-06", ekatte="68134"),
+        anonymous_contact("helpline", "2021-03-01"),
+        anonymous_contact("last-year", "2020-06-01", sex="male"),
+    ]
+    linkage = link(cases)
+    assert {"helpline", "last-year"} <= linkage.expected.keys()
+    figures = statistics(cases, linkage, 2021)
+    assert figures.estimate is not None
+    # Only the queries whose incident falls in the year are taken off the year's count.
+    repeated = linkage.expected["helpline"]
+    assert figures.estimate.estimated_children == figures.total.children - repeated.duplicate
+    assert figures.estimate.estimated_incidents == figures.total.incidents - repeated.merged
+    shown = figures.as_dict()["estimate"]
+    assert shown["children"] == round(figures.total.children - repeated.duplicate, 1)
+    assert shown["repeat_shares"] == linkage.shares
+    assert "Estimated: " in report.text_table(figures)
+
+
+def test_statistics_without_the_model_have_no_estimate() -> None:
+    cases = [*others(), anonymous_contact("helpline", "2021-03-01")]
+    figures = statistics(cases, link(cases, probabilistic=False), 2021)
+    assert figures.estimate is None
+    assert figures.as_dict()["estimate"] is None
+    assert "Estimated: " not in report.text_table(figures)
+    assert "total (estimated)" not in report.to_csv(figures)
+
+
+def test_a_contact_that_says_nothing_keeps_the_share_of_its_kind() -> None:
+    cases = [
+        *reported_twice(),
+        case("police", "mvr:F1", "2021-03-01", "k1:aa", birth="2014-05-06", ekatte="68134"),
+        anonymous_contact("helpline", "2021-03-01"),
+        # No sex, no age, no region: no block reaches it, nothing is compared.
+        case("silent", "helpline:S", "2021-05-01", sex="unknown", region=None, relationships=[]),
+    ]
+    linkage = link(cases)
+    share = linkage.shares["helpline"]
+    assert 0.5 < share < 1.0
+    assert linkage.expected["silent"].duplicate == pytest.approx(share, abs=1e-4)

@@ -222,6 +222,15 @@ def test_a_small_year_through_the_real_gateway_scores_consistently(tmp_path: Pat
     linkage = link(c["latest"] for c in active)
     assert result.overall.children.found == linkage.children()
     assert result.overall.incidents.found == linkage.incidents()
+    # The estimate beside the count is the register's own, scored against the same truth.
+    assert result.estimated is not None
+    children, incidents = result.estimated
+    guess = linkage.estimate()
+    assert children.found == pytest.approx(guess.estimated_children)
+    assert incidents.found == pytest.approx(guess.estimated_incidents)
+    assert children.truth == world["children"]
+    assert "estimated children" in result.table()
+    assert extra["repeat_shares"] == linkage.shares
     for part in (result.overall, result.numbered):
         for p in (part.child_pairs, part.incident_pairs):
             assert 0 <= p.common <= min(p.true, p.found)

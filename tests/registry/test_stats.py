@@ -197,13 +197,20 @@ def test_csv_is_long_format_with_every_value() -> None:
     )
     neglect = next(r for r in rows if (r["dimension"], r["value"]) == ("violence-form", "neglect"))
     assert neglect["children"] == "0"  # the statistics office gets every value, zeros included
-    assert len(rows) == 1 + len(stats.rows)
+    assert len(rows) == 2 + len(stats.rows)
+    # Last, the totals as estimated (registry/estimated.py), with one decimal.
+    assert stats.estimate is not None
+    assert (rows[-1]["dimension"], rows[-1]["value"]) == ("total (estimated)", "all")
+    assert float(rows[-1]["children"]) == round(stats.estimate.estimated_children, 1)
+    assert float(rows[-1]["incidents"]) == round(stats.estimate.estimated_incidents, 1)
+    assert rows[-1]["notifications_mvr"] == ""
 
 
 def test_html_report_has_a_chart_per_dimension() -> None:
     page = report.to_html(for_year(CASES, 2021))
     assert page.startswith("<!doctype html>")
     assert "<strong>4</strong> distinct children" in page
+    assert "Estimated: " in page and "in expectation under the linkage model" in page
     assert page.count("<svg") == 1 + 8  # the legend, then one chart per dimension
     assert "<script" not in page
 
