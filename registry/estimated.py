@@ -91,9 +91,10 @@ def reach(
     if near and birth:  # moved: the same birth date at another place
         inside += birth * window * (1 - place)
         inside_close += birth * window * (1 - place)
-    if far and birth:  # born: the same birth date and place, later than `days`
-        inside += birth * place * (1 - window)
-        inside_close += birth * place * (close - window)
+    if far and birth:  # born: the same birth date and place, at dates near did not cover
+        covered = window if near else 0.0
+        inside += birth * place * (1 - covered)
+        inside_close += birth * place * max(close - covered, 0.0)
     inside = min(inside, 1.0)
     return inside, max(close - inside_close, 0.0) * m["forms-shared"]
 

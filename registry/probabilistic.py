@@ -98,6 +98,8 @@ _INCIDENT_DAYS = 7  # dates further apart are compared as two incidents (the dat
 _YEAR_WIDE = 400  # days: a birth interval up to this wide is a partial date, wider an age or band
 
 Birth = tuple[tuple[int, int] | None, tuple[int, int, int] | None]
+#: A candidate group of a query: (weight, group, query case, candidate case, levels).
+_Found = tuple[float, int, int, int, tuple[str, ...]]
 
 
 class CaseLike(Blocked, Protocol):
@@ -380,15 +382,14 @@ def link_remainder(
     candidates = Blocks(cases, regions, wanted).found
 
     weight_of: dict[tuple[str, ...], float] = {}
-    Found = tuple[float, int, int, int, tuple[str, ...]]
 
-    def look(query: int) -> tuple[list[Found], set[int]]:
+    def look(query: int) -> tuple[list[_Found], set[int]]:
         """(weight, group, query case, candidate case, levels), best first, one per group
         that no pair of cases vetoes, and every group looked at (the query's own included).
         Whether two whole groups fit (`_fits`) is left to the few that matter."""
         find, known = linker._find, cache.get  # the inner loop runs a million times
         own = find(query)
-        best: dict[int, Found] = {}
+        best: dict[int, _Found] = {}
         barred: set[int] = set()
         for q in members[query]:
             mine = prof(q)
@@ -503,7 +504,7 @@ def _evidence(
     queries: list[int],
     identified: set[int],
     members: Mapping[int, list[int]],
-    looked: Mapping[int, tuple[list[tuple[float, int, int, int, tuple[str, ...]]], set[int]]],
+    looked: Mapping[int, tuple[list[_Found], set[int]]],
     wanted: Mapping[int, tuple[bool, bool, int]],
     prof: Callable[[int], Profile],
     model: Model,

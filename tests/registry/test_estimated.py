@@ -72,6 +72,9 @@ def test_reach_of_the_blocks_under_the_model() -> None:
     assert outside_close > reach(True, False, 3, False, M)[1]
     every, _ = reach(True, True, 3, True, M)
     assert near < every <= 1.0  # a full birth date adds the born and moved blocks
+    born_only, outside_close = reach(False, True, 3, True, M)
+    assert born_only == pytest.approx(M["birth-exact"] * M["same-region"])
+    assert outside_close == pytest.approx((1 - born_only) * close * M["forms-shared"])
 
 
 def test_rates_of_an_institution_come_from_its_tied_records() -> None:
