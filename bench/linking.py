@@ -123,8 +123,15 @@ def run(target: str, args: argparse.Namespace, *, fill: bool) -> None:
     guess = linkage.estimate()
     print(
         f"estimated (registry/estimated.py): children {guess.estimated_children:,.0f}"
-        f" ± {guess.children_sd:,.0f}, incidents {guess.estimated_incidents:,.0f}"
-        f" ± {guess.incidents_sd:,.0f}"
+        f" ± {guess.children_sd:,.0f} (range {guess.children_range[0]:,.0f}"
+        f"–{guess.children_range[1]:,.0f}), incidents {guess.estimated_incidents:,.0f}"
+        f" ± {guess.incidents_sd:,.0f} (range {guess.incidents_range[0]:,.0f}"
+        f"–{guess.incidents_range[1]:,.0f})"
+    )
+    shares = linkage.shares.items()
+    print(
+        "repeat shares: "
+        + ", ".join(f"{k} {s.share:.2f} [{s.low:.2f}, {s.high:.2f}]" for k, s in shares)
     )
     total = figures.total
     print(

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 #: Queries of a kind weigh as if this many more queries of the average share were among them,
 #: and all queries as if this many more of share 1/2: a kind of two queries, or a register of
@@ -66,10 +67,22 @@ class Agreement(NamedTuple):
 
 class Expected(NamedTuple):
     """For one query: the probability that its child was counted before, and the expected
-    number of its incidents that were."""
+    number of its incidents that were; each also at the two ends of its kind's share range."""
 
     duplicate: float
     merged: float
+    duplicate_range: tuple[float, float]
+    merged_range: tuple[float, float]
+
+
+class Share(NamedTuple):
+    """The share of a kind of query that repeat a child, and its range: two standard errors
+    either way (from the data's Fisher information), within [0, 1]. Where the queries carry
+    no evidence (anonymous contacts among many look-alikes), the range is [0, 1]."""
+
+    share: float
+    low: float
+    high: float
 
 
 def reach(
@@ -129,7 +142,7 @@ def rates(agreements: Iterable[Agreement], m: Mapping[str, float]) -> dict[str, 
     }
 
 
-def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, float]]:
+def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, Share]]:
     """Each query's posteriors, and the share of each kind of query that are children counted
     before, estimated by expectation-maximisation."""
     if not evidence:
@@ -151,15 +164,35 @@ def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, floa
         if done:
             break
     prior = share[kind]
-    scale = prior / ((1 - prior) + prior * ratio)
-    duplicate, merged = scale * ratio, np.minimum(scale * close, 1.0)
-    expected = [Expected(float(d), float(g)) for d, g in zip(duplicate, merged, strict=True)]
-    return expected, {k: round(float(s), 4) for k, s in zip(kinds, share, strict=True)}
+    # Fisher information of each kind's share: how sharply the data pin it down.
+    score = (ratio - 1) / ((1 - prior) + prior * ratio)
+    information = np.bincount(kind, weights=score * score, minlength=len(kinds))
+    with np.errstate(divide="ignore"):
+        spread = 2 / np.sqrt(information)
+    low, high = np.clip(share - spread, 0, 1), np.clip(share + spread, 0, 1)
+
+    def posteriors(shares: npt.NDArray[np.float64]) -> tuple[list[float], list[float]]:
+        prior = shares[kind]
+        scale = prior / ((1 - prior) + prior * ratio)
+        return (scale * ratio).tolist(), np.minimum(scale * close, 1.0).tolist()
+
+    (duplicate, merged), (fewest, least), (most, greatest) = map(posteriors, (share, low, high))
+    expected = [
+        Expected(*found, (few, many), (less, more))
+        for found, few, many, less, more in zip(
+            zip(duplicate, merged, strict=True), fewest, most, least, greatest, strict=True
+        )
+    ]
+    shares = {
+        k: Share(*(round(float(x), 4) for x in found))
+        for k, *found in zip(kinds, share, low, high, strict=True)
+    }
+    return expected, shares
 
 
 class Estimate(NamedTuple):
-    """Distinct children and incidents as counted, and as estimated with their standard
-    deviations given the model."""
+    """Distinct children and incidents as counted, and as estimated: with their standard
+    deviations given the shares, and their ranges as the shares range (`Share`)."""
 
     children: int
     incidents: int
@@ -167,6 +200,8 @@ class Estimate(NamedTuple):
     estimated_incidents: float
     children_sd: float
     incidents_sd: float
+    children_range: tuple[float, float]
+    incidents_range: tuple[float, float]
 
 
 def estimate(children: int, incidents: int, expected: Sequence[Expected]) -> Estimate:
@@ -180,4 +215,12 @@ def estimate(children: int, incidents: int, expected: Sequence[Expected]) -> Est
         incidents - merged,
         math.sqrt(sum(e.duplicate * (1 - e.duplicate) for e in expected)),
         math.sqrt(sum(e.merged * (1 - e.merged) for e in expected)),
+        (
+            children - sum(e.duplicate_range[1] for e in expected),
+            children - sum(e.duplicate_range[0] for e in expected),
+        ),
+        (
+            incidents - sum(e.merged_range[1] for e in expected),
+            incidents - sum(e.merged_range[0] for e in expected),
+        ),
     )

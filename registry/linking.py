@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 from gateway.codes import INSTITUTIONS
 from registry.ekatte import regions
-from registry.estimated import Estimate, Expected, estimate, expect
+from registry.estimated import Estimate, Expected, Share, estimate, expect
 from registry.probabilistic import PossibleLink, code_set, link_remainder
 
 #: Incident dates of one child at most this many days apart may be one incident.
@@ -80,8 +80,9 @@ class Linkage:
     #: Per child the probabilistic step left without a pseudonym and untied to an earlier one,
     #: by its first case's key: the chance it is a child counted already (registry/estimated.py).
     expected: dict[str, Expected] = field(default_factory=dict)
-    #: That chance per kind of such child (the institution that sent it, or "several").
-    shares: dict[str, float] = field(default_factory=dict)
+    #: The share of each kind of such child (the institution that sent it, or "several") that
+    #: repeat one counted already, with its range.
+    shares: dict[str, Share] = field(default_factory=dict)
     _by_case: dict[str, list[LinkReason]] | None = field(default=None, repr=False)
     # By case key, made when first asked for: at a million cases each dict costs a second,
     # and the statistics read the lists above instead.
@@ -197,7 +198,7 @@ class _Linker:
         self.ambiguous: dict[str, str] = {}
         self.possible: list[PossibleLink] = []
         self.expected: dict[str, Expected] = {}
-        self.shares: dict[str, float] = {}
+        self.shares: dict[str, Share] = {}
         self.probabilistic = probabilistic
 
     def run(self) -> Linkage:

@@ -169,7 +169,9 @@ def _shown(rows: list[Row]) -> list[Row]:
 def _estimated(found: Estimate) -> str:
     return (
         f"Estimated: {found.estimated_children:.0f} ± {found.children_sd:.0f} distinct children"
-        f" in {found.estimated_incidents:.0f} ± {found.incidents_sd:.0f} incidents, in"
+        f" (from {found.children_range[0]:.0f} to {found.children_range[1]:.0f} as the shares of"
+        f" repeats range) in {found.estimated_incidents:.0f} ± {found.incidents_sd:.0f}"
+        f" incidents ({found.incidents_range[0]:.0f} to {found.incidents_range[1]:.0f}), in"
         " expectation under the linkage model: the count less the children it could not tie"
         " that are likely children counted already. The figures by dimension are counts."
     )

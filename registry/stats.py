@@ -28,7 +28,7 @@ from typing import Any
 
 from gateway.codes import INSTITUTIONS, OUTCOMES, RELATIONSHIPS, SETTINGS, SEXES, VIOLENCE_FORMS
 from registry.ekatte import region_of
-from registry.estimated import Estimate, estimate
+from registry.estimated import Estimate, Share, estimate
 from registry.linking import Linkage, link, paused_gc
 
 #: Statistical age bands: the helpline's, the coarsest any institution gives, so that every
@@ -80,7 +80,7 @@ class Statistics:
     #: The total counts corrected in expectation for the children the linkage could not tie
     #: (registry/estimated.py), and the share of each kind of such child found to be a repeat.
     estimate: Estimate | None = None
-    shares: dict[str, float] = field(default_factory=dict)
+    shares: dict[str, Share] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         def row(r: Row) -> dict[str, Any]:
@@ -106,7 +106,9 @@ class Statistics:
                 "incidents": round(self.estimate.estimated_incidents, 1),
                 "children_sd": round(self.estimate.children_sd, 1),
                 "incidents_sd": round(self.estimate.incidents_sd, 1),
-                "repeat_shares": self.shares,
+                "children_range": [round(x, 1) for x in self.estimate.children_range],
+                "incidents_range": [round(x, 1) for x in self.estimate.incidents_range],
+                "repeat_shares": {kind: share._asdict() for kind, share in self.shares.items()},
             },
             "rows": [row(r) for r in self.rows],
         }

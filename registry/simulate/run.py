@@ -67,7 +67,7 @@ def run_simulation(
     if isinstance(linkage, Linkage):
         result.fatal = fatal(world, [c["latest"] for c in active], linkage)
         result.estimated = estimated(result, linkage)
-        result.extra["repeat_shares"] = linkage.shares
+        result.extra["repeat_shares"] = {k: tuple(s) for k, s in linkage.shares.items()}
     institution = {c["case_key"]: c["institution"] for c in active}
     result.extra.update(
         world=describe(world),
@@ -133,8 +133,18 @@ def estimated(result: Score, linkage: Linkage) -> tuple[Estimated, Estimated]:
     """The linkage's estimated totals (all active cases) against the truth of the same cases."""
     found = linkage.estimate()
     return (
-        Estimated(result.overall.children.truth, found.estimated_children, found.children_sd),
-        Estimated(result.overall.incidents.truth, found.estimated_incidents, found.incidents_sd),
+        Estimated(
+            result.overall.children.truth,
+            found.estimated_children,
+            found.children_sd,
+            *found.children_range,
+        ),
+        Estimated(
+            result.overall.incidents.truth,
+            found.estimated_incidents,
+            found.incidents_sd,
+            *found.incidents_range,
+        ),
     )
 
 

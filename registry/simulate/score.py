@@ -57,6 +57,8 @@ class Estimated:
     truth: int
     found: float
     sd: float
+    low: float  # the estimate's range as the shares of repeats range (registry/estimated.py)
+    high: float
 
     @property
     def error(self) -> float:
@@ -183,7 +185,7 @@ def render_table(result: Score) -> str:
             for label, guess in zip(("children", "incidents"), result.estimated, strict=True):
                 lines.append(
                     f"  {'  estimated ' + label:28} {guess.truth:7} {guess.found:7.0f}"
-                    f" {guess.error:+8.2%}   ± {guess.sd:.0f}"
+                    f" {guess.error:+8.2%}   ± {guess.sd:.0f}, {guess.low:.0f}–{guess.high:.0f}"
                 )
     lines += ["", f"{'':30} {'precision':>9} {'recall':>7}   pairs true / found / both"]
     lines.append("-" * len(lines[-1]))
