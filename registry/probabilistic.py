@@ -385,8 +385,9 @@ def link_remainder(
 
     def look(query: int) -> tuple[list[_Found], set[int]]:
         """(weight, group, query case, candidate case, levels), best first, one per group
-        that no pair of cases vetoes, and every group looked at (the query's own included).
-        Whether two whole groups fit (`_fits`) is left to the few that matter."""
+        that may be the query's child, and every group looked at (the query's own included).
+        Whether two whole groups fit (`_fits`) is checked only where it can matter: from a
+        possible link up; below, a group adds next to nothing to the estimate's evidence."""
         find, known = linker._find, cache.get  # the inner loop runs a million times
         own = find(query)
         best: dict[int, _Found] = {}
@@ -410,7 +411,9 @@ def link_remainder(
         ranked = [
             found
             for group, found in best.items()
-            if group not in barred and not (own in identified and group in identified)
+            if group not in barred
+            and not (own in identified and group in identified)
+            and (found[0] < LOWER or _fits(members[own], members[group], prof))
         ]
         ranked.sort(key=lambda f: (-f[0], f[1]))
         return ranked, {own, *best, *barred}
@@ -428,11 +431,7 @@ def link_remainder(
         if stored is None or not changed.isdisjoint(stored[1]):
             stored = look(query)
         own = linker._find(query)
-        ranked = [
-            found
-            for found in stored[0]
-            if found[0] >= LOWER and _fits(members[own], members[found[1]], prof)
-        ]
+        ranked = [found for found in stored[0] if found[0] >= LOWER]
         if not ranked:
             possible.pop(query, None)
             return True
@@ -518,11 +517,7 @@ def _evidence(
     for k, query in enumerate(queries):
         total = close = 0.0
         for weight, group, _, _, levels in looked[query][0]:
-            # A group that cannot be the query's child adds nothing; only groups that could
-            # be a possible link are worth the check.
-            if position.get(group, -1) < k and (
-                weight < LOWER or _fits(members[query], members[group], prof)
-            ):
+            if position.get(group, -1) < k:
                 factor = 2.0 ** (weight - model.prior)  # the Bayes factor m/u
                 total += factor
                 if _joins(levels):
