@@ -19,13 +19,16 @@ them is known only to be outside, a comparison whose Bayes factor is P_m(outside
 the model's m (`reach`). A query no block reaches (nothing to compare) keeps the prior: x = 1.
 
 `π` per kind of query (the institution that sent it, or "several") is estimated from the data
-by expectation-maximisation (`expect`), as Fellegi–Sunter's λ is: no truth is used.
+by expectation-maximisation (`expect`), as Fellegi–Sunter's λ is: no truth is used; its range
+is two standard errors from the data's Fisher information (`Share`). The m's of place and date
+that `reach` uses are each institution's own (`rates`), from the records the rules tied.
 The expected incidents follow the same posteriors: a query that is a child counted before
 joins that child's incident when their dates are at most 3 days apart with compatible forms
 (the incident rule), so the expected merges are the part of `x` carried by such comparisons.
 
 The count, not this, is what the register reports per cell; the estimate is a total, with
-its standard deviation given the model (registry/README.md, "Estimated counts").
+its standard deviation given the shares and its range as they range (registry/README.md,
+"Estimated counts", which also says where the model's own error shows).
 """
 
 from __future__ import annotations
