@@ -4,11 +4,12 @@ the register, link its active cases, and score them against the truth."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from gateway.devstack import Stack
+from registry.estimated import estimate
 from registry.linking import Linkage
 from registry.simulate.score import (
     CaseTruth,
@@ -66,7 +67,7 @@ def run_simulation(
     result = score(scored, linkage)
     if isinstance(linkage, Linkage):
         result.fatal = fatal(world, [c["latest"] for c in active], linkage)
-        result.estimated = estimated(result, linkage)
+        result.estimated = estimated(result, linkage, scored.keys())
         result.extra["repeat_shares"] = {k: tuple(s) for k, s in linkage.shares.items()}
     institution = {c["case_key"]: c["institution"] for c in active}
     result.extra.update(
@@ -129,9 +130,17 @@ def fatal(world: World, cases: list[Mapping[str, Any]], linkage: Linkage) -> Fat
     return Fatal(world.year, Count(len(killed), row.children), dict(row.notifications))
 
 
-def estimated(result: Score, linkage: Linkage) -> tuple[Estimated, Estimated]:
-    """The linkage's estimated totals (all active cases) against the truth of the same cases."""
-    found = linkage.estimate()
+def estimated(
+    result: Score, linkage: Linkage, scored: Collection[str]
+) -> tuple[Estimated, Estimated]:
+    """The linkage's estimate over the scored cases (the year's; a register may hold others,
+    as the demo's samples) against their truth: the scored counts less what the queries among
+    them are expected to repeat."""
+    found = estimate(
+        result.overall.children.found,
+        result.overall.incidents.found,
+        [expected for key, expected in linkage.expected.items() if key in scored],
+    )
     return (
         Estimated(
             result.overall.children.truth,

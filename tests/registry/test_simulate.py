@@ -14,11 +14,12 @@ from stdnum.bg import egn
 from gateway.devstack import Stack
 from gateway.kit.local import LocalGateway
 from gateway.profile.flattening import flatten
+from registry.estimated import Expected
 from registry.linking import Linkage, link
 from registry.simulate import run_simulation
 from registry.simulate.numbers import valid_number
 from registry.simulate.render import PHASES, render_phase
-from registry.simulate.run import describe, fatal
+from registry.simulate.run import describe, estimated, fatal
 from registry.simulate.score import CaseTruth, pairs, render_fatal, score, stranded
 from registry.simulate.send import answers_of
 from registry.simulate.world import ONE_CHILD, SLUGS, World, build_world
@@ -222,7 +223,8 @@ def test_a_small_year_through_the_real_gateway_scores_consistently(tmp_path: Pat
     linkage = link(c["latest"] for c in active)
     assert result.overall.children.found == linkage.children()
     assert result.overall.incidents.found == linkage.incidents()
-    # The estimate beside the count is the register's own, scored against the same truth.
+    # The estimate beside the count is the register's own, scored against the same truth
+    # (here the register holds the year's cases only).
     assert result.estimated is not None
     children, incidents = result.estimated
     guess = linkage.estimate()
@@ -246,3 +248,20 @@ def test_the_cli_runs_a_year_on_its_own_stack(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "distinct children" in done.stdout
     assert "unexpected_answers: 0" in done.stdout
+
+
+def test_the_estimate_is_scored_over_the_years_cases_only() -> None:
+    # The demo's register also holds the samples' cases ("x"): not the year's, not scored.
+    sure = Expected(1.0, 1.0, (1.0, 1.0), (1.0, 1.0))
+    found = Linkage(
+        keys=["a", "b", "x"],
+        children_at=["c1", "c2", "c3"],
+        incidents_at=["i1", "i2", "i3"],
+        expected={"b": sure, "x": sure},
+    )
+    truth = {"a": CaseTruth(1, 10, numbered=True), "b": CaseTruth(1, 10, numbered=False)}
+    result = score(truth, found)
+    children, incidents = estimated(result, found, truth.keys())
+    assert (children.truth, children.found) == (1, 1.0)  # two counted, b surely repeats a
+    assert (incidents.truth, incidents.found) == (1, 1.0)
+    assert found.estimate().estimated_children == 1.0  # all three cases: x taken off too
