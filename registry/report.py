@@ -89,7 +89,7 @@ def to_html(stats: Statistics) -> str:
         f"<strong>{stats.total.incidents}</strong> incidents; the institutions notified "
         + ", ".join(f"{escape(s)} {n}" for s, n in stats.total.notifications.items())
         + ".</p>",
-        *([f"<p>{escape(_estimated(stats.estimate))}</p>"] if stats.estimate else []),
+        *([f"<p>{escape(_estimated(stats.estimate))}</p>"] if stats.estimate is not None else []),
         f"<p>{escape(_footnote(stats))}</p>",
         '<p><svg width="420" height="20" role="img" aria-label="legend">'
         '<rect class="children" x="0" y="5" width="12" height="12"/>'

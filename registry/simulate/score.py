@@ -46,8 +46,7 @@ class Count:
 
     @property
     def error(self) -> float:
-        """(found - truth) / truth, signed; 0 when both are 0."""
-        return (self.found - self.truth) / self.truth if self.truth else float(self.found != 0)
+        return relative_error(self.found, self.truth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,12 @@ class Estimated:
 
     @property
     def error(self) -> float:
-        return (self.found - self.truth) / self.truth if self.truth else float(self.found != 0)
+        return relative_error(self.found, self.truth)
+
+
+def relative_error(found: float, truth: int) -> float:
+    """(found - truth) / truth, signed; 0 when both are 0."""
+    return (found - truth) / truth if truth else float(found != 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +110,8 @@ class Score:
     numbered: Part
     extra: dict[str, Any] = field(default_factory=dict)  # sizes, timings, checks
     fatal: Fatal | None = None
-    #: The estimated distinct children and incidents over all cases, when the linkage gives one.
+    #: The estimated distinct children and incidents of the scored cases, when the linkage
+    #: gives an estimate.
     estimated: tuple[Estimated, Estimated] | None = None
 
     def table(self) -> str:
