@@ -156,9 +156,15 @@ def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, Shar
     close = np.array([e.close for e in evidence])
     sizes = np.bincount(kind, minlength=len(kinds))
     share = np.full(len(kinds), 0.5)
+
+    def scale(shares: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """π / ((1 - π) + πx) per query: times x, its posterior of repeating a child."""
+        prior = shares[kind]
+        factor: npt.NDArray[np.float64] = prior / ((1 - prior) + prior * ratio)
+        return factor
+
     for _ in range(_ITERATIONS):
-        prior = share[kind]
-        posterior = prior * ratio / ((1 - prior) + prior * ratio)
+        posterior = scale(share) * ratio
         mean = (float(posterior.sum()) + PSEUDO_QUERIES * 0.5) / (len(evidence) + PSEUDO_QUERIES)
         found = np.bincount(kind, weights=posterior, minlength=len(kinds))
         updated = (found + PSEUDO_QUERIES * mean) / (sizes + PSEUDO_QUERIES)
@@ -166,8 +172,8 @@ def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, Shar
         share = updated
         if done:
             break
-    prior = share[kind]
     # Fisher information of each kind's share: how sharply the data pin it down.
+    prior = share[kind]
     score = (ratio - 1) / ((1 - prior) + prior * ratio)
     information = np.bincount(kind, weights=score * score, minlength=len(kinds))
     with np.errstate(divide="ignore"):
@@ -175,9 +181,8 @@ def expect(evidence: Sequence[Evidence]) -> tuple[list[Expected], dict[str, Shar
     low, high = np.clip(share - spread, 0, 1), np.clip(share + spread, 0, 1)
 
     def posteriors(shares: npt.NDArray[np.float64]) -> tuple[list[float], list[float]]:
-        prior = shares[kind]
-        scale = prior / ((1 - prior) + prior * ratio)
-        return (scale * ratio).tolist(), np.minimum(scale * close, 1.0).tolist()
+        factor = scale(shares)
+        return (factor * ratio).tolist(), np.minimum(factor * close, 1.0).tolist()
 
     (duplicate, merged), (fewest, least), (most, greatest) = map(posteriors, (share, low, high))
     expected = [
