@@ -8,10 +8,12 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of every thread of `pid` (None once it is gone)."""
+def cpu_seconds(pid: int, tid: int | None = None) -> float | None:
+    """User + system CPU seconds of every thread of `pid`, or of its thread `tid` only (the
+    main thread's tid is the pid); None once it is gone."""
+    where = f"/proc/{pid}" if tid is None else f"/proc/{pid}/task/{tid}"
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        with open(f"{where}/stat", encoding="ascii") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
@@ -27,6 +29,20 @@ def status_kib(pid: int, key: str) -> int | None:
                 name, _, value = line.partition(":")
                 if name == key:
                     return int(value.split()[0])
+    except OSError:
+        return None
+    return None
+
+
+def written_bytes(pid: int) -> int | None:
+    """Bytes `pid` caused to be written to storage (`write_bytes` of /proc/<pid>/io: the page
+    cache's dirtied bytes, whether or not flushed yet; sockets and pipes are not in it)."""
+    try:
+        with open(f"/proc/{pid}/io", encoding="ascii") as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name == "write_bytes":
+                    return int(value)
     except OSError:
         return None
     return None

@@ -172,6 +172,10 @@ class Snapshot:
     machine_busy: float
     machine_total: float
     delivered: int
+    #: CPU seconds of the gateway processes' main threads (each one's event loop)
+    gateway_loops: float
+    #: bytes written to storage, per server ("gateway", "register")
+    written: dict[str, int]
 
     @classmethod
     def take(cls, pids: dict[str, list[int]], delivered: int) -> Snapshot:
@@ -179,7 +183,21 @@ class Snapshot:
             name: sum(procfs.cpu_seconds(p) or 0.0 for p in group) for name, group in pids.items()
         }
         busy, total = procfs.machine_busy_seconds()
-        return cls(time.monotonic(), datetime.now(UTC).isoformat(), cpu, busy, total, delivered)
+        loops = sum(procfs.cpu_seconds(p, p) or 0.0 for p in pids["gateway"])
+        written = {
+            name: sum(procfs.written_bytes(p) or 0 for p in pids[name])
+            for name in ("gateway", "register")
+        }
+        return cls(
+            time.monotonic(),
+            datetime.now(UTC).isoformat(),
+            cpu,
+            busy,
+            total,
+            delivered,
+            loops,
+            written,
+        )
 
 
 @dataclass
@@ -535,6 +553,16 @@ def report(run: Run) -> str:
             f"CPU per accepted message: gateway {cpu('gateway') * per:.2f} ms (forwarding "
             f"included), register {cpu('register') * per:.2f} ms, load generator "
             f"{(cpu('senders') + cpu('bench')) * per:.2f} ms"
+        )
+        loops = second.gateway_loops - first.gateway_loops
+        lines.append(
+            f"  the gateway's: event loop {loops * per:.2f} ms, other threads (store writer, "
+            f"sealing) {(cpu('gateway') - loops) * per:.2f} ms"
+        )
+        written = {k: second.written[k] - first.written[k] for k in second.written}
+        lines.append(
+            "storage written per accepted message: "
+            + ", ".join(f"{k} {v / accepted_window / 1024:.1f} KiB" for k, v in written.items())
         )
     lines.append(
         "CPU over the whole run (start-up included): "

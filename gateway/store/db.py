@@ -101,6 +101,10 @@ class Database:
         # FULL: a commit survives power loss, which is what an acknowledgement promises.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Each unit of a commit group runs in a savepoint, whose undo log (the statement
+        # journal) SQLite otherwise keeps in a temporary file: measured in `make bench-gateway`,
+        # 55 KiB written there per message and 8-11 % of the throughput.
+        conn.execute("PRAGMA temp_store=MEMORY")
         return conn
 
     def _turn_file(self) -> BinaryIO | None:
