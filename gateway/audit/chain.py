@@ -91,15 +91,30 @@ def _digest(seq: int, at: str, entry: Entry, prev_hash: str) -> str:
 
 
 def append(tx: Tx, entries: Iterable[Entry], at: datetime | None = None) -> None:
-    """Chain `entries` after the current head (locked until the transaction ends)."""
+    """Chain `entries` after the current head (locked until the transaction ends). In a
+    commit group the records of all its units are chained together, in unit order, at the
+    group's end: a group's units are one transaction, so none is seen without the others."""
+    stamp = (at or datetime.now(UTC)).isoformat()
+    stamped = [(stamp, entry) for entry in entries]
+    if tx.grouped:
+        tx.defer(_chain, stamped)
+    else:
+        _chain(tx, stamped)
+
+
+def pending(tx: Tx) -> list[Entry]:
+    """The entries appended in this commit group and not yet chained."""
+    return [entry for _, entry in tx.deferred(_chain)]
+
+
+def _chain(tx: Tx, stamped: list[tuple[str, Entry]]) -> None:
     head = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1" + tx.for_update())
     assert head is not None, "the schema creates the audit head"
     seq, prev = int(head[0]), str(head[1])
-    stamp = (at or datetime.now(UTC)).isoformat()
     rows = []
     leaves: list[bytes] = []
     indexed: list[tuple[int, Entry]] = []
-    for entry in entries:
+    for stamp, entry in stamped:
         seq += 1
         indexed.append((seq, entry))
         leaf = canonical(seq, stamp, entry, prev)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import orjson
 
+from gateway.audit import chain
 from gateway.errors import ContractViolation, Problem
 from gateway.facts import Notification
 from gateway.identity import Keyring, Located, check_egn, check_lnch
@@ -63,4 +64,7 @@ def of_receipt(tx: Tx, receipt_id: str) -> tuple[str, ...]:
     """The children the records of an earlier receipt are about (for its duplicates)."""
     # The records' own column, by the receipt index (the side table is indexed by child only).
     rows = tx.all("SELECT children FROM audit WHERE receipt_id = ?", (receipt_id,))
-    return tuple(sorted({str(c) for r in rows for c in orjson.loads(r[0])}))
+    found = {str(c) for r in rows for c in orjson.loads(r[0])}
+    # An earlier unit of the same commit group: its records are not written yet.
+    found.update(c for e in chain.pending(tx) if e.receipt_id == receipt_id for c in e.children)
+    return tuple(sorted(found))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
 
 from gateway import audit
 from gateway.audit import Entry
+from gateway.audit import children as audit_children
 from gateway.errors import Unavailable
 from gateway.store import outbox
 from gateway.store.db import Database, Tx
@@ -85,6 +87,40 @@ def test_a_failing_unit_does_not_undo_its_group(db: Database) -> None:
     assert results[0] is None and isinstance(results[1], ValueError)
     rows = db.read_sync(lambda tx: audit.search(tx, audit.Query()))
     assert [r.entry.receipt_id for r in rows] == ["good"]
+    assert db.read_sync(audit.verify).ok
+
+
+def test_one_group_chains_its_units_records_in_order_and_later_units_see_them(
+    db: Database,
+) -> None:
+    """A commit group chains every unit's records at its end; a duplicate in the same group as
+    its first message still finds that message's children."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(_: Tx) -> None:
+        started.set()
+        release.wait(10)
+
+    def first(tx: Tx) -> None:
+        audit.append(tx, [Entry("received", receipt_id="r1", children=("c1",))])
+
+    def again(tx: Tx) -> tuple[str, ...]:
+        kids = audit_children.of_receipt(tx, "r1")
+        audit.append(tx, [Entry("duplicate", receipt_id="r1", children=kids)])
+        return kids
+
+    held = db.enqueue(hold)
+    assert started.wait(10)
+    # Both queued while the writer is busy: the next group takes them together.
+    futures = [db.enqueue(first), db.enqueue(again)]
+    release.set()
+    held.result(10)
+    assert futures[1].result(10) == ("c1",)
+    rows = db.read_sync(lambda tx: audit.search(tx, audit.Query(receipt_id="r1")))
+    assert [(r.entry.kind, r.entry.children) for r in rows] == [
+        ("received", ("c1",)),
+        ("duplicate", ("c1",)),
+    ]
     assert db.read_sync(audit.verify).ok
 
 
