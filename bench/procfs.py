@@ -23,26 +23,24 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float | None:
 
 def status_kib(pid: int, key: str) -> int | None:
     """A `kB` line of /proc/<pid>/status, e.g. `VmHWM` (peak resident set size)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                if name == key:
-                    return int(value.split()[0])
-    except OSError:
-        return None
-    return None
+    return _number(f"/proc/{pid}/status", key)
 
 
 def written_bytes(pid: int) -> int | None:
     """Bytes `pid` caused to be written to storage (`write_bytes` of /proc/<pid>/io: the page
     cache's dirtied bytes, whether or not flushed yet; sockets and pipes are not in it)."""
+    return _number(f"/proc/{pid}/io", "write_bytes")
+
+
+def _number(path: str, key: str) -> int | None:
+    """The number on the `key: <number> [unit]` line of a /proc file; None when the file (its
+    process gone) or the line is missing."""
     try:
-        with open(f"/proc/{pid}/io", encoding="ascii") as handle:
+        with open(path, encoding="ascii") as handle:
             for line in handle:
                 name, _, value = line.partition(":")
-                if name == "write_bytes":
-                    return int(value)
+                if name == key:
+                    return int(value.split()[0])
     except OSError:
         return None
     return None

@@ -105,8 +105,9 @@ def reach(
     inside = place * window if near else 0.0
     inside_close = inside
     if near and birth:  # moved: the same birth date at another place
-        inside += birth * window * (1 - place)
-        inside_close += birth * window * (1 - place)
+        moved = birth * window * (1 - place)
+        inside += moved
+        inside_close += moved
     if far and birth:  # born: the same birth date and place, at dates near did not cover
         covered = window if near else 0.0
         inside += birth * place * (1 - covered)
