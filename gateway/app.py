@@ -39,6 +39,7 @@ from gateway.transports import (
     soap12,
 )
 from gateway.transports.common import Submitter
+from gateway.transports.express import ExpressLane
 
 RouterFactory = Callable[[Adapter, Submitter], APIRouter]
 
@@ -141,13 +142,15 @@ def create_app(
     )
     app.state.gateway = gw
     problem.install_handlers(app)
+    submits: list[APIRouter] = []
     for adapter in gw.adapters.values():
         factory = TRANSPORTS.get(adapter.transport.kind)
         if factory is None:
             raise ConfigurationError(
                 f"adapter {adapter.slug}: no transport serves kind {adapter.transport.kind!r}"
             )
-        app.include_router(factory(adapter, gw.pipeline))
+        submits.append(factory(adapter, gw.pipeline))
+        app.include_router(submits[-1])
     fhir_paths = [a.transport.path for a in gw.adapters.values() if a.transport.kind == "fhir"]
     if fhir_paths:
         app.include_router(fhir_messaging.refusals_router(fhir_paths))
@@ -158,6 +161,8 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Inside identity, so that the lane's endpoints know their caller.
+    app.add_middleware(ExpressLane, routers=submits, guard=problem.UnexpectedErrors)
     if local_caller is not None:
         app.add_middleware(FixedCallerMiddleware, caller=local_caller)
         return app

@@ -40,6 +40,7 @@ from gateway.transports.csv_table import (
     read_table,
     row_bytes,
 )
+from gateway.transports.express import express
 from gateway.transports.problem import render_problem
 
 
@@ -120,6 +121,7 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
     api = APIRouter()
 
     @api.post(spec.path, status_code=207, name=f"{adapter.slug}-submit")
+    @express
     async def submit(request: Request) -> Response:
         intake = Intake(adapter, pipeline)
         try:

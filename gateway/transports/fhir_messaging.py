@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from gateway.adapter import Adapter
 from gateway.errors import GatewayError, NotParseable, Problem, Unavailable
 from gateway.transports.common import Intake, Submitter
+from gateway.transports.express import express
 from gateway.transports.fhir_outcome import (
     MethodNotAllowed,
     NoSuchEndpoint,
@@ -137,11 +138,12 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
         return fhir_json(response_message(receipt, document, endpoint))
 
     @api.post(spec.path, name=f"{adapter.slug}-process-message", include_in_schema=False)
+    @express
     async def submit(request: Request) -> Response:
         try:
             return await process(request)
         except Exception as exc:
-            # As problem._UnexpectedErrors: the type and the frames, never the message.
+            # As problem.UnexpectedErrors: the type and the frames, never the message.
             logger.error(
                 "unexpected %s on POST %s\n%s",
                 type(exc).__qualname__,

@@ -31,6 +31,7 @@ from gateway.transports.common import (
     check_media_type,
     require_institution,
 )
+from gateway.transports.express import express
 from gateway.transports.ndjson_batch import Batch, NdjsonAdapter, OverLimit
 from gateway.transports.problem import render_problem
 
@@ -85,6 +86,7 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
     api = APIRouter()
 
     @api.post(spec.path, status_code=207, name=f"{adapter.slug}-submit-batch")
+    @express
     async def submit(request: Request) -> Response:
         intake = Intake(adapter, pipeline)
         try:

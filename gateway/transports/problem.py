@@ -126,7 +126,7 @@ def _validation_problem(exc: RequestValidationError) -> ContractViolation:
     return ContractViolation(problems or [Problem("", "format", "invalid request")])
 
 
-class _UnexpectedErrors:
+class UnexpectedErrors:
     """Answers 503 `unavailable` (retryable) for any exception a route did not expect.
 
     Starlette's own handler for `Exception` re-raises after answering; this middleware sits
@@ -186,4 +186,4 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, on_gateway_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_middleware(_UnexpectedErrors)
+    app.add_middleware(UnexpectedErrors)

@@ -16,6 +16,7 @@ from gateway.adapter import Adapter
 from gateway.errors import ContractViolation, GatewayError, NotParseable, Problem
 from gateway.receipts import Receipt
 from gateway.transports.common import Intake, Submitter
+from gateway.transports.express import express
 from gateway.transports.problem import render_problem
 
 RECEIPTS_PATH = "/api/v1/receipts"
@@ -54,6 +55,7 @@ def router(adapter: Adapter, pipeline: Submitter) -> APIRouter:
     api = APIRouter()
 
     @api.post(spec.path, status_code=202, name=f"{adapter.slug}-submit")
+    @express
     async def submit(request: Request) -> Response:
         intake = Intake(adapter, pipeline)
         try:

@@ -27,6 +27,7 @@ from gateway.errors import (
 )
 from gateway.receipts import Receipt
 from gateway.transports.common import Intake, Submitter
+from gateway.transports.express import express
 from gateway.transports.problem import render_problem
 from gateway.transports.xml import parse_xml
 
@@ -66,6 +67,7 @@ def router(adapter: Adapter, pipeline: Submitter, version: Version) -> APIRouter
     add_description(api, adapter, version.content_type)
 
     @api.post(spec.path, name=f"{adapter.slug}-soap", include_in_schema=False)
+    @express
     async def call(request: Request) -> Response:
         intake = Intake(adapter, pipeline)
         try:
