@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -13,14 +14,15 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from gateway import profile
 from gateway.codes import CANONICAL_BASE
 from gateway.errors import Problem
 from gateway.tls import GATEWAY_URI, IdentityTable, TlsIdentityMiddleware
+from gateway.transports.express import ExpressLane, express
 from registry.stats import read_and_count
 from registry.store import Store
+from registry.writer import GroupWriter
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ FHIR_JSON = "application/fhir+json"
 REGISTER_NAME = "child-register"
 DEFAULT_GATEWAY_IDENTITIES = (f"uri:{GATEWAY_URI}",)
 _GATEWAY = "gateway"
+_GATEWAY_ONLY = "only the gateway's certificate may call the register"
 _PROBLEM_SYSTEM = f"{CANONICAL_BASE}/CodeSystem/problem"
 # FHIR IssueType for each of our problem codes.
 _ISSUE_TYPES = {
@@ -82,7 +85,18 @@ def create_app(
     listing the reasons; a repeated MessageHeader.id is `ok` again and stored once.
     """
     faults = Faults(fail_mode)
-    app = FastAPI(title="National child register (reference)", dependencies=[Depends(_gateway)])
+    writer = GroupWriter(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        writer.close()
+
+    app = FastAPI(
+        title="National child register (reference)",
+        dependencies=[Depends(_gateway)],
+        lifespan=lifespan,
+    )
     app.state.faults = faults
 
     @app.exception_handler(HTTPException)
@@ -97,7 +111,11 @@ def create_app(
         return {"status": "ok"}
 
     @app.post("/fhir/$process-message")
+    @express
     async def process_message(request: Request) -> Response:
+        # The express lane skips the app's dependencies, `_gateway` included.
+        if not _from_gateway(request):
+            return _refuse(403, Problem("", "forbidden", _GATEWAY_ONLY))
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind not in (FHIR_JSON, "application/json"):
             return _refuse(415, Problem("", "media-type", f"expected {FHIR_JSON}"))
@@ -126,7 +144,7 @@ def create_app(
         if flat is None or problems:
             return _answer(request_id, bundle, "fatal-error", problems)
         try:
-            fresh = await run_in_threadpool(store.receive, flat, body)
+            fresh = await writer.receive(flat, body)
         except Exception:  # storage trouble is ours: the gateway must retry, not give up
             log.exception("cannot store notification %s", request_id)
             problem = Problem("", "unavailable", "the register cannot store the message now")
@@ -155,14 +173,19 @@ def create_app(
             return {"mode": faults.mode, "remaining": faults.remaining}
 
     identities = IdentityTable({_GATEWAY: gateway_identities}, roles={})
+    app.add_middleware(ExpressLane, routers=[app.router])
     app.add_middleware(TlsIdentityMiddleware, identities=identities)
     return app
 
 
 def _gateway(request: Request) -> None:
+    if not _from_gateway(request):
+        raise HTTPException(403, _GATEWAY_ONLY)
+
+
+def _from_gateway(request: Request) -> bool:
     caller = getattr(request.state, "caller", None)
-    if caller is None or caller.institution != _GATEWAY:
-        raise HTTPException(403, "only the gateway's certificate may call the register")
+    return caller is not None and caller.institution == _GATEWAY
 
 
 def _header_id(bundle: Any) -> str | None:

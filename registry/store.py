@@ -140,12 +140,13 @@ class Store:
 
     def receive_many(self, items: Iterable[tuple[dict[str, Any], bytes]]) -> int:
         """`receive` for each item, all in one transaction; how many were new."""
+        return sum(self.receive_each(items))
+
+    def receive_each(self, items: Iterable[tuple[dict[str, Any], bytes]]) -> list[bool]:
+        """`receive` for each item, all in one transaction; for each, whether it was new."""
         now = datetime.now(UTC).isoformat()
-        fresh = 0
         with self._tx() as run:
-            for flat, bundle in items:
-                fresh += self._receive(run, flat, bundle, now)
-        return fresh
+            return [self._receive(run, flat, bundle, now) for flat, bundle in items]
 
     def _receive(self, run: _Run, flat: dict[str, Any], bundle: bytes, now: str) -> bool:
         nid, case_key, event = flat["notification_id"], flat["case_key"], flat["event"]
