@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     register_client_cert: Path
     register_client_key: Path
 
-    forward_batch: int = 64
+    forward_batch: int = 256
     forward_concurrency: int = 16
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
