@@ -99,6 +99,18 @@ def test_new_update_and_source_event_mismatch(pipeline: Pipeline) -> None:
     assert codes(never_seen) == ["source-event-mismatch"]
 
 
+def test_two_first_messages_of_one_record_sent_at_once(pipeline: Pipeline) -> None:
+    # Whether or not they share a commit group, the second finds the state the first left.
+    async def both() -> list[Receipt]:
+        sent = [pipeline.submit(StandIn(), b"raw", CALLER, record()) for _ in range(2)]
+        return list(await asyncio.gather(*sent))
+
+    first, second = asyncio.run(both())
+    assert (codes(first), codes(second)) == ([], ["source-event-mismatch"])
+    assert events(pipeline) == ["new", "update"]
+    assert first.notification_ids != second.notification_ids
+
+
 def test_duplicate_returns_the_first_receipt(pipeline: Pipeline) -> None:
     rec = record()
     first = send(pipeline, rec)
