@@ -1,10 +1,11 @@
 """Group commit for the register: the notifications that arrive while one group is being
 written are stored together, in one transaction, by one thread.
 
-The gateway's forwarder keeps up to 16 requests in flight. With a commit (and an fsync) per
-message, and a thread-pool hop per message, storing was a third of the register's CPU per
-message under load; a group costs one commit and one hop. A request is answered only after
-its group's commit, so `ok` still means stored.
+The gateway's forwarder keeps up to 16 requests in flight. A commit (and an fsync) and a
+thread-pool hop per message were about a third of the register's time under load (py-spy); a
+group costs one of each. With the express lane this halved the register's CPU per message
+(1.06–1.16 → 0.48–0.52 ms in paired `make bench-gateway` runs). A request is answered only
+after its group's commit, so `ok` still means stored.
 """
 
 from __future__ import annotations

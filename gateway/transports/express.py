@@ -4,11 +4,11 @@ Every message comes through a `POST` endpoint that takes the request and returns
 renders its own errors and uses no dependency injection. FastAPI's routing and inner
 middleware (route matching over every route, the exception and exit-stack middleware, the
 request handler, dependency solving) add nothing such an endpoint uses, and they cost about a
-fifth of the gateway's CPU per message (py-spy on `make bench`; more on the reference
-register). The lane sits in the app's middleware stack after identity (the caller is known)
-and hands a `POST` on a marked endpoint's exact path straight to it; everything else goes on
-to the app. An endpoint is marked with `express` where it is declared, so that what takes the
-lane is visible in each transport.
+fifth of the event loop's CPU per message (0.17–0.23 ms in paired `make bench-gateway` runs;
+the reference register uses the lane too). The lane sits in the app's middleware stack after
+identity (the caller is known) and hands a `POST` on a marked endpoint's exact path straight
+to it; everything else goes on to the app. An endpoint is marked with `express` where it is
+declared, so that what takes the lane is visible in each transport.
 """
 
 from __future__ import annotations
