@@ -91,6 +91,7 @@ class Forwarder:
         self._stopping = False
         self._slots = asyncio.Semaphore(policy.unsettled)
         self._settling: set[asyncio.Task[None]] = set()
+        self._loops: asyncio.Future[list[None]] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -100,7 +101,8 @@ class Forwarder:
             # One node owns a SQLite store: leases of a killed predecessor are void at once.
             await self.db.write(lambda tx: tx.execute("UPDATE outbox SET lease_until = 0"))
         # Several loops, so that claiming and settling one batch overlaps sending another.
-        await asyncio.gather(*(self._loop() for _ in range(self.policy.workers)))
+        self._loops = asyncio.gather(*(self._loop() for _ in range(self.policy.workers)))
+        await self._loops
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -114,12 +116,18 @@ class Forwarder:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.policy.idle_seconds)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Let the loops finish the batches they are sending and record what was sent, for
+        up to `grace_seconds`. Whatever is cut short stays leased and is sent again after the
+        restart, which the register takes as a repeat: nothing is lost either way."""
         self._stopping = True
         self._wake.set()
-        # What was sent is recorded before the store closes (otherwise it is sent again after
-        # the restart, which the register takes as a repeat).
-        await asyncio.gather(*self._settling, return_exceptions=True)
+        deadline = asyncio.get_running_loop().time() + grace_seconds
+        if self._loops is not None:
+            await asyncio.wait([self._loops], timeout=grace_seconds)
+        if self._settling:
+            left = max(0.0, deadline - asyncio.get_running_loop().time())
+            await asyncio.wait(self._settling, timeout=left)
         await self._client.close()
 
     async def step(self) -> int:
