@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
+
+try:
+    import uvloop
+except ImportError:  # not on Windows
+    uvloop = None  # type: ignore[assignment]
 from envelopes import CONTENT_TYPE, PATH, SOAP_ACTION, Envelopes
 
 from gateway import http1
@@ -214,7 +219,9 @@ async def _run(spec: WorkerSpec, pipe: Connection) -> WorkerResult:
 def worker_main(spec: WorkerSpec, pipe: Connection) -> None:
     """Entry point of a sender process: connect, say ready, wait for the start, send, report."""
     try:
-        result = asyncio.run(_run(spec, pipe))
+        # The servers' loop too (uvicorn's `auto`): the load generator shares the two cores.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop if uvloop else None) as runner:
+            result = runner.run(_run(spec, pipe))
     except KeyboardInterrupt:
         return
     except Exception as exc:  # reported to the parent, which fails the run
