@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
+from envelopes import CONTENT_TYPE, PATH, SOAP_ACTION, Envelopes
+
+from gateway import http1
 
 try:
     import uvloop
 except ImportError:  # not on Windows
     uvloop = None  # type: ignore[assignment]
-from envelopes import CONTENT_TYPE, PATH, SOAP_ACTION, Envelopes
-
-from gateway import http1
 
 #: (monotonic start, latency in seconds, kind, notifications accepted)
 Sample = tuple[float, float, str, int]
