@@ -100,7 +100,8 @@ class Forwarder:
         if not self.db.postgres:
             # One node owns a SQLite store: leases of a killed predecessor are void at once.
             await self.db.write(lambda tx: tx.execute("UPDATE outbox SET lease_until = 0"))
-        # Several loops, so that claiming and settling one batch overlaps sending another.
+        # Several loops, so that claiming one batch overlaps sending another (settling is
+        # overlapped already: `step` does not wait for it).
         self._loops = asyncio.gather(*(self._loop() for _ in range(self.policy.workers)))
         await self._loops
 
