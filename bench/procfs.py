@@ -60,6 +60,20 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`: its workers and their store writer processes."""
+    found = children(pid)
+    return [p for c in found for p in (c, *descendants(c))]
+
+
+def is_store_writer(pid: int) -> bool:
+    """A gateway's store writer process (`gateway.store.writer_process`)."""
+    try:
+        return b"gateway.store.writer_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def children(pid: int) -> list[int]:
     """The direct child processes of `pid` (its gateway workers, say)."""
     try:

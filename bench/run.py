@@ -174,6 +174,8 @@ class Snapshot:
     delivered: int
     #: CPU seconds of the gateway processes' main threads (each one's event loop)
     gateway_loops: float
+    #: CPU seconds of the gateway's store writer processes
+    gateway_writers: float
     #: bytes written to storage, per server ("gateway", "register")
     written: dict[str, int]
 
@@ -183,7 +185,9 @@ class Snapshot:
             name: sum(procfs.cpu_seconds(p) or 0.0 for p in group) for name, group in pids.items()
         }
         busy, total = procfs.machine_busy_seconds()
-        loops = sum(procfs.cpu_seconds(p, p) or 0.0 for p in pids["gateway"])
+        writers = [p for p in pids["gateway"] if procfs.is_store_writer(p)]
+        loops = sum(procfs.cpu_seconds(p, p) or 0.0 for p in pids["gateway"] if p not in writers)
+        in_writers = sum(procfs.cpu_seconds(p) or 0.0 for p in writers)
         written = {
             name: sum(procfs.written_bytes(p) or 0 for p in pids[name])
             for name in ("gateway", "register")
@@ -196,6 +200,7 @@ class Snapshot:
             total,
             delivered,
             loops,
+            in_writers,
             written,
         )
 
@@ -291,8 +296,9 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
     recorder: pyspy.Recorder | None = None
     try:
         wait_ready(workers)
-        # With `--workers`, the gateway is a parent that forks its serving processes.
-        gateway_pids = [gateway_pid, *procfs.children(gateway_pid)]
+        # With `--workers`, the gateway is a parent that forks its serving processes; each
+        # serving process has its store writer process.
+        gateway_pids = [gateway_pid, *procfs.descendants(gateway_pid)]
         pids = {
             "gateway": gateway_pids,
             "register": [register_pid],
@@ -318,7 +324,8 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
         run.window = (first, second)
         if args.profile_seconds > 0:
             recorder = pyspy.Recorder(
-                gateway_pids[-1],  # with workers: one of them (each does the same work)
+                # with workers: one of them (each does the same work)
+                [p for p in gateway_pids if not procfs.is_store_writer(p)][-1],
                 args.profile_seconds,
                 stack.root / "gateway-profile.txt",
                 stack.root / "py-spy.log",
@@ -338,7 +345,7 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
             "register": procfs.status_kib(register_pid, "VmHWM"),
         }
         run.cpu_total = {
-            "gateway": procfs.cpu_seconds(gateway_pid) or 0.0,
+            "gateway": sum(procfs.cpu_seconds(p) or 0.0 for p in gateway_pids),
             "register": procfs.cpu_seconds(register_pid) or 0.0,
         }
         run.queue_status = queue_status(stack)
@@ -555,9 +562,11 @@ def report(run: Run) -> str:
             f"{(cpu('senders') + cpu('bench')) * per:.2f} ms"
         )
         loops = second.gateway_loops - first.gateway_loops
+        writers = second.gateway_writers - first.gateway_writers
         lines.append(
-            f"  the gateway's: event loop {loops * per:.2f} ms, other threads (store writer, "
-            f"sealing) {(cpu('gateway') - loops) * per:.2f} ms"
+            f"  the gateway's: event loop {loops * per:.2f} ms, store writer process "
+            f"{writers * per:.2f} ms, other threads {(cpu('gateway') - loops - writers) * per:.2f}"
+            " ms"
         )
         written = {k: second.written[k] - first.written[k] for k in second.written}
         lines.append(

@@ -67,7 +67,7 @@ def build(settings: Settings, *, forward: bool = True) -> Gateway:
     """`forward=False` builds no forwarder (local tools: `gateway adapter try`, the kit)."""
     mappings = Mappings.load(mappings_dir())
     adapters = load_adapters()
-    db = Database(settings.database)
+    db = Database(settings.database, writer=settings.store_writer)
     forwarder = (
         None
         if not forward

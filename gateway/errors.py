@@ -57,6 +57,20 @@ class GatewayError(Exception):
         self.message = message
         self.problems: list[Problem] = problems or []
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors come back from the store's writer process pickled; subclasses' constructors
+        # take other arguments than `args`, so rebuild without calling them.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[GatewayError], args: tuple[object, ...], state: dict[str, object]
+) -> GatewayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 # -- the caller's fault: 4xx, never queued ------------------------------------------------------
 

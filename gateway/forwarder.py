@@ -17,8 +17,9 @@ import logging
 import random
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,7 +100,7 @@ class Forwarder:
     async def run(self) -> None:
         if not self.db.postgres:
             # One node owns a SQLite store: leases of a killed predecessor are void at once.
-            await self.db.write(lambda tx: tx.execute("UPDATE outbox SET lease_until = 0"))
+            await self.db.write(outbox.release_leases)
         # Several loops, so that claiming one batch overlaps sending another (settling is
         # overlapped already: `step` does not wait for it).
         self._loops = asyncio.gather(*(self._loop() for _ in range(self.policy.workers)))
@@ -155,36 +156,20 @@ class Forwarder:
         self, rows: list[outbox.Queued], results: list[DeliveryError | None]
     ) -> None:
         try:
-            await self.db.write(lambda tx: self._settle(tx, rows, results))
+            # What settling needs of each row, without its body (the unit may be pickled).
+            light = [replace(r, body=b"") for r in rows]
+            outcomes = [None if e is None else (e.fatal, e.reason) for e in results]
+            await self.db.write(partial(settle, rows=light, results=outcomes, policy=self.policy))
         except Exception:  # the rows stay leased and are sent again when the lease ends
             log.exception("forwarder settle failed")
         finally:
             self._slots.release()
 
     async def _claim_and_send(self) -> tuple[list[outbox.Queued], list[DeliveryError | None]]:
-        now = time.time()
         p = self.policy
-
-        def claim(tx: Tx) -> list[outbox.Queued]:
-            rows = outbox.claim(tx, p.batch, now, p.lease_seconds)
-            kids = audit_children.of_cases(tx, (r.case_key for r in rows))
-            audit.append(
-                tx,
-                [
-                    Entry(
-                        "forwarded",
-                        institution=r.institution,
-                        receipt_id=r.receipt_id,
-                        notification_ids=(r.notification_id,),
-                        outcome=f"attempt {r.attempts + 1}",
-                        children=(kids[r.case_key],) if r.case_key in kids else (),
-                    )
-                    for r in rows
-                ],
-            )
-            return rows
-
-        rows = await self.db.write(claim)
+        rows = await self.db.write(
+            partial(claim, limit=p.batch, now=time.time(), lease_seconds=p.lease_seconds)
+        )
         if not rows:
             return [], []
 
@@ -201,37 +186,64 @@ class Forwarder:
 
         return rows, list(await asyncio.gather(*(send(r) for r in rows)))
 
-    def _settle(
-        self, tx: Tx, rows: list[outbox.Queued], results: list[DeliveryError | None]
-    ) -> None:
-        at = datetime.now(UTC).isoformat()
-        entries: list[Entry] = []
-        ok = [r.seq for r, e in zip(rows, results, strict=True) if e is None]
-        outbox.delivered(tx, ok, at)
-        kids = audit_children.of_cases(tx, (r.case_key for r in rows))
-        for row, error in zip(rows, results, strict=True):
-            common: dict[str, Any] = {
-                "institution": row.institution,
-                "receipt_id": row.receipt_id,
-                "notification_ids": (row.notification_id,),
-                "children": (kids[row.case_key],) if row.case_key in kids else (),
-            }
-            if error is None:
-                entries.append(Entry("delivered", outcome="ok", **common))
-            elif error.fatal:
-                outbox.dead(tx, row.seq, error.reason)
-                entries.append(
-                    Entry("dead-lettered", outcome="fatal-error", detail=error.reason, **common)
+
+def claim(tx: Tx, *, limit: int, now: float, lease_seconds: float) -> list[outbox.Queued]:
+    """Lease up to `limit` due rows and record the attempt (a unit: module-level, it pickles)."""
+    rows = outbox.claim(tx, limit, now, lease_seconds)
+    kids = audit_children.of_cases(tx, (r.case_key for r in rows))
+    audit.append(
+        tx,
+        [
+            Entry(
+                "forwarded",
+                institution=r.institution,
+                receipt_id=r.receipt_id,
+                notification_ids=(r.notification_id,),
+                outcome=f"attempt {r.attempts + 1}",
+                children=(kids[r.case_key],) if r.case_key in kids else (),
+            )
+            for r in rows
+        ],
+    )
+    return rows
+
+
+def settle(
+    tx: Tx,
+    *,
+    rows: list[outbox.Queued],
+    results: list[tuple[bool, str] | None],
+    policy: Policy,
+) -> None:
+    """Record each row's answer: `results[i]` is None (delivered) or (fatal, reason)."""
+    at = datetime.now(UTC).isoformat()
+    entries: list[Entry] = []
+    ok = [r.seq for r, e in zip(rows, results, strict=True) if e is None]
+    outbox.delivered(tx, ok, at)
+    kids = audit_children.of_cases(tx, (r.case_key for r in rows))
+    for row, error in zip(rows, results, strict=True):
+        common: dict[str, Any] = {
+            "institution": row.institution,
+            "receipt_id": row.receipt_id,
+            "notification_ids": (row.notification_id,),
+            "children": (kids[row.case_key],) if row.case_key in kids else (),
+        }
+        if error is None:
+            entries.append(Entry("delivered", outcome="ok", **common))
+            continue
+        fatal, reason = error
+        if fatal:
+            outbox.dead(tx, row.seq, reason)
+            entries.append(Entry("dead-lettered", outcome="fatal-error", detail=reason, **common))
+        else:
+            delay = policy.backoff(row.attempts)
+            outbox.retry(tx, row.seq, time.time() + delay, reason)
+            entries.append(
+                Entry(
+                    "retried",
+                    outcome="transient-error",
+                    detail=f"{reason}; next in {delay:.1f}s",
+                    **common,
                 )
-            else:
-                delay = self.policy.backoff(row.attempts)
-                outbox.retry(tx, row.seq, time.time() + delay, error.reason)
-                entries.append(
-                    Entry(
-                        "retried",
-                        outcome="transient-error",
-                        detail=f"{error.reason}; next in {delay:.1f}s",
-                        **common,
-                    )
-                )
-        audit.append(tx, entries)
+            )
+    audit.append(tx, entries)

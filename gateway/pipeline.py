@@ -14,12 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
 from gateway import audit, profile
-from gateway.adapter import Adapter, TranslateContext
+from gateway.adapter import Adapter, RecordPolicy, TranslateContext
 from gateway.audit import Entry
 from gateway.audit import children as audit_children
 from gateway.compose import Composed, Result, compose
@@ -123,7 +124,7 @@ class Pipeline:
                     lambda tx: state.receipt_by_message(tx, adapter.slug, message_id)
                 )
                 if first is not None:
-                    return await self.db.write(lambda tx: self._duplicate(tx, first, common))
+                    return await self.db.write(partial(_duplicate, first=first, common=common))
             await self._audit(
                 [
                     Entry("received", **common),
@@ -135,10 +136,10 @@ class Pipeline:
         composed = compose(
             adapter, record, self.keyring, self.mappings.version, raw_sha, received_at
         )
-
-        def unit(tx: Tx) -> Receipt:
-            return self._commit(tx, adapter, composed, received_at, sealed, common)
-
+        # A partial of module functions and data: it may run in the writer process (db.py).
+        unit = partial(
+            _commit, policy=adapter.policy, composed=composed, sealed=sealed, common=common
+        )
         return unit, common
 
     async def receipt(self, caller: Caller, receipt_id: str) -> Receipt:
@@ -168,152 +169,158 @@ class Pipeline:
     # -- inside the writer's transaction -------------------------------------------------------
 
     async def _audit(self, entries: list[Entry]) -> None:
-        await self.db.write(lambda tx: audit.append(tx, entries))
+        await self.db.write(partial(audit.append, entries=entries))
 
-    def _duplicate(self, tx: Tx, first: Receipt, common: dict[str, Any]) -> Receipt:
-        kids = audit_children.of_receipt(tx, first.receipt_id)
-        audit.append(
-            tx,
-            [
-                Entry("received", children=kids, **common),
-                Entry(
-                    "duplicate",
-                    receipt_id=first.receipt_id,
-                    notification_ids=first.notification_ids,
-                    outcome="duplicate",
-                    children=kids,
-                    **common,
-                ),
-            ],
-        )
-        return first.as_duplicate()
 
-    def _repeat(
-        self, tx: Tx, adapter: Adapter, record: SourceRecord, current: state.RecordState
-    ) -> Receipt | None:
-        """The receipt to answer again when the record already holds this or a newer message;
-        raises StaleVersion where the contract refuses older versions."""
-        if (
-            adapter.policy.duplicates == "latest-content"
-            and current.last_message_id == record.message_id
-            and current.last_receipt_id
-        ):
-            return state.receipt_by_id(tx, adapter.slug, current.last_receipt_id)
-        if record.version is None or current.version is None:
-            return None
-        if adapter.policy.older_version == "duplicate":
-            if record.version < current.version and current.last_receipt_id:
-                return state.receipt_by_id(tx, adapter.slug, current.last_receipt_id)
-            return None
-        if record.version <= current.version:
-            raise StaleVersion(
-                f"version {record.version} is not above the accepted version {current.version}"
-            )
-        return None
+# -- inside the writer's transaction (module functions: units must pickle) ----------------------
 
-    def _commit(
-        self,
-        tx: Tx,
-        adapter: Adapter,
-        composed: Composed,
-        received_at: datetime,
-        sealed: SealedPayload,
-        common: dict[str, Any],
-    ) -> Receipt:
-        record = composed.record
-        by_id = adapter.policy.duplicates == "message-id"
-        first = state.receipt_by_message(tx, adapter.slug, record.message_id) if by_id else None
-        if first is not None:  # the same message raced through another connection
-            return self._duplicate(tx, first, common)
-        current = state.lock_record(tx, adapter.slug, record.record_key)
-        repeat = self._repeat(tx, adapter, record, current)
-        if repeat is not None:
-            return self._duplicate(tx, repeat, common)
-        stale_event = (
-            record.event_date is not None
-            and current.event_date is not None
-            and record.event_date < current.event_date
-            and record.source_event != "withdraw"
-        )
-        if stale_event:
-            # Events arrive out of order: an older one is acknowledged and changes nothing.
-            stale = DataWarning("stale-event", record.event_date_path)
-            result = Result("accepted", [], [], [stale], {})
-        else:
-            result = composed.finish(current, content_keyed=not by_id)
-        for bundle in result.bundles:
-            problems = profile.validate(bundle)
-            if problems:
-                # Our own output breaks our profile: a defect, never the sender's fault.
-                log.error("canonical message fails the profile: %s", problems[:5])
-                raise Unavailable("the gateway could not translate the message")
-        receipt = Receipt(
-            receipt_id=str(uuid.uuid4()),
-            institution=adapter.slug,
-            received_at=received_at,
-            status=result.status,
-            notification_ids=tuple(n.notification_id for n in result.notifications),
-            warnings=tuple(result.warnings),
-        )
-        # Content-keyed records are repeats only of their latest message (checked above), so the
-        # receipt's own id keeps the message unique among the institution's receipts.
-        dedupe_key = record.message_id if by_id else receipt.receipt_id
-        state.save_receipt(tx, receipt, dedupe_key, common["raw_sha256"], sealed)
-        if not stale_event:
-            update = state.RecordUpdate(
-                version=record.version,
-                event_date=max(filter(None, (record.event_date, current.event_date)), default=None),
-                message_id=record.message_id,
-                receipt_id=receipt.receipt_id,
-                live_after=result.live_after,
-            )
-            state.save_record(tx, adapter.slug, record.record_key, update)
-        outbox.enqueue(
-            tx,
-            [
-                (
-                    n.notification_id,
-                    n.case_key,
-                    receipt.receipt_id,
-                    adapter.slug,
-                    n.event,
-                    orjson.dumps(b),
-                )
-                for n, b in zip(result.notifications, result.bundles, strict=True)
-            ],
-            time.time(),
-        )
-        ids = receipt.notification_ids
-        # Who the message is about: the notified children (a cancel's from its case), else
-        # (out of scope, stale) every identified person of the record.
-        kids = (
-            audit_children.remember(tx, result.notifications)
-            if result.notifications
-            else tuple(sorted({c.internal_id for c in record.children if c.internal_id}))
-        )
-        entries = [
-            Entry("received", receipt_id=receipt.receipt_id, children=kids, **common),
+
+def _duplicate(tx: Tx, first: Receipt, common: dict[str, Any]) -> Receipt:
+    kids = audit_children.of_receipt(tx, first.receipt_id)
+    audit.append(
+        tx,
+        [
+            Entry("received", children=kids, **common),
             Entry(
-                result.status,
-                receipt_id=receipt.receipt_id,
-                notification_ids=ids,
-                outcome=result.status,
-                detail=",".join(sorted({w.code for w in receipt.warnings})),
+                "duplicate",
+                receipt_id=first.receipt_id,
+                notification_ids=first.notification_ids,
+                outcome="duplicate",
                 children=kids,
                 **common,
             ),
-        ]
-        if ids:
-            entries.append(
-                Entry(
-                    "translated",
-                    receipt_id=receipt.receipt_id,
-                    notification_ids=ids,
-                    outcome=",".join(n.event for n in result.notifications),
-                    detail=f"mapping {self.mappings.version}",
-                    children=kids,
-                    **common,
-                )
+        ],
+    )
+    return first.as_duplicate()
+
+
+def _repeat(
+    tx: Tx, slug: str, policy: RecordPolicy, record: SourceRecord, current: state.RecordState
+) -> Receipt | None:
+    """The receipt to answer again when the record already holds this or a newer message;
+    raises StaleVersion where the contract refuses older versions."""
+    if (
+        policy.duplicates == "latest-content"
+        and current.last_message_id == record.message_id
+        and current.last_receipt_id
+    ):
+        return state.receipt_by_id(tx, slug, current.last_receipt_id)
+    if record.version is None or current.version is None:
+        return None
+    if policy.older_version == "duplicate":
+        if record.version < current.version and current.last_receipt_id:
+            return state.receipt_by_id(tx, slug, current.last_receipt_id)
+        return None
+    if record.version <= current.version:
+        raise StaleVersion(
+            f"version {record.version} is not above the accepted version {current.version}"
+        )
+    return None
+
+
+def _commit(
+    tx: Tx,
+    *,
+    policy: RecordPolicy,
+    composed: Composed,
+    sealed: SealedPayload,
+    common: dict[str, Any],
+) -> Receipt:
+    record, slug = composed.record, composed.slug
+    received_at = composed.provenance.received_at
+    by_id = policy.duplicates == "message-id"
+    first = state.receipt_by_message(tx, slug, record.message_id) if by_id else None
+    if first is not None:  # the same message raced through another connection
+        return _duplicate(tx, first, common)
+    current = state.lock_record(tx, slug, record.record_key)
+    repeat = _repeat(tx, slug, policy, record, current)
+    if repeat is not None:
+        return _duplicate(tx, repeat, common)
+    stale_event = (
+        record.event_date is not None
+        and current.event_date is not None
+        and record.event_date < current.event_date
+        and record.source_event != "withdraw"
+    )
+    if stale_event:
+        # Events arrive out of order: an older one is acknowledged and changes nothing.
+        stale = DataWarning("stale-event", record.event_date_path)
+        result = Result("accepted", [], [], [stale], {})
+    else:
+        result = composed.finish(current, content_keyed=not by_id)
+    for bundle in result.bundles:
+        problems = profile.validate(bundle)
+        if problems:
+            # Our own output breaks our profile: a defect, never the sender's fault.
+            log.error("canonical message fails the profile: %s", problems[:5])
+            raise Unavailable("the gateway could not translate the message")
+    receipt = Receipt(
+        receipt_id=str(uuid.uuid4()),
+        institution=slug,
+        received_at=received_at,
+        status=result.status,
+        notification_ids=tuple(n.notification_id for n in result.notifications),
+        warnings=tuple(result.warnings),
+    )
+    # Content-keyed records are repeats only of their latest message (checked above), so the
+    # receipt's own id keeps the message unique among the institution's receipts.
+    dedupe_key = record.message_id if by_id else receipt.receipt_id
+    state.save_receipt(tx, receipt, dedupe_key, common["raw_sha256"], sealed)
+    if not stale_event:
+        update = state.RecordUpdate(
+            version=record.version,
+            event_date=max(filter(None, (record.event_date, current.event_date)), default=None),
+            message_id=record.message_id,
+            receipt_id=receipt.receipt_id,
+            live_after=result.live_after,
+        )
+        state.save_record(tx, slug, record.record_key, update)
+    outbox.enqueue(
+        tx,
+        [
+            (
+                n.notification_id,
+                n.case_key,
+                receipt.receipt_id,
+                slug,
+                n.event,
+                orjson.dumps(b),
             )
-        audit.append(tx, entries, received_at)
-        return receipt
+            for n, b in zip(result.notifications, result.bundles, strict=True)
+        ],
+        time.time(),
+    )
+    ids = receipt.notification_ids
+    # Who the message is about: the notified children (a cancel's from its case), else
+    # (out of scope, stale) every identified person of the record.
+    kids = (
+        audit_children.remember(tx, result.notifications)
+        if result.notifications
+        else tuple(sorted({c.internal_id for c in record.children if c.internal_id}))
+    )
+    entries = [
+        Entry("received", receipt_id=receipt.receipt_id, children=kids, **common),
+        Entry(
+            result.status,
+            receipt_id=receipt.receipt_id,
+            notification_ids=ids,
+            outcome=result.status,
+            detail=",".join(sorted({w.code for w in receipt.warnings})),
+            children=kids,
+            **common,
+        ),
+    ]
+    if ids:
+        entries.append(
+            Entry(
+                "translated",
+                receipt_id=receipt.receipt_id,
+                notification_ids=ids,
+                outcome=",".join(n.event for n in result.notifications),
+                detail=f"mapping {composed.provenance.mapping_version}",
+                children=kids,
+                **common,
+            )
+        )
+    audit.append(tx, entries, received_at)
+    return receipt

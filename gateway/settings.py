@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     port: int = 8443
     #: A file path (SQLite, the default) or a `postgresql://` URL.
     database: str = "var/gateway.sqlite3"
+    #: Where the store's commit groups run: `process`, a child process of each gateway process
+    #: (they then never wait for the event loop's interpreter lock: gateway/store/
+    #: writer_process.py), or `thread`, a thread of the gateway process itself.
+    store_writer: Literal["process", "thread"] = "process"
 
     #: `mtls`: the gateway terminates mutual TLS itself. `http-behind-proxy`: plain HTTP on a
     #: private address behind a TLS-terminating proxy that forwards the verified certificate;

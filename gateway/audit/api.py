@@ -10,6 +10,7 @@ access logs keep), derives the internal pseudonym at once and records only that.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
@@ -80,7 +81,7 @@ def router(db: Database, keyring: Keyring, legal_basis: Mapping[str, str]) -> AP
         entry = export.read_entry(
             what, query, cert_fp=caller.fingerprint, institution=caller.institution, outcome=outcome
         )
-        await db.write(lambda tx: chain.append(tx, [entry]))
+        await db.write(partial(chain.append, entries=[entry]))
 
     async def gate(request: Request, what: str, query: chain.Query) -> None:
         """Refuse (and audit the attempt) unless the caller is an officer."""

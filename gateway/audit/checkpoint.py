@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -31,6 +32,10 @@ class Signed:
     size: int
     text: str
     new: bool
+
+
+def _sign_with(tx: Tx, *, key_file: Path, origin: str) -> Signed | None:
+    return sign_latest(tx, note.load_private_key(key_file), origin)
 
 
 def sign_latest(tx: Tx, key: Ed25519PrivateKey, origin: str) -> Signed | None:
@@ -88,10 +93,13 @@ def checkpoint_now(db: Database, settings: Settings) -> Signed | None:
 async def run_periodic(db: Database, settings: Settings) -> None:
     """Sign and publish every `audit_checkpoint_seconds` while serving (a lifespan task)."""
     assert settings.audit_signing_key is not None
-    key = note.load_private_key(settings.audit_signing_key)
+    note.load_private_key(settings.audit_signing_key)  # a bad key fails now, not every time
+    # The key file, not the key: the unit may run in the writer process (db.py), and a key
+    # object does not pickle.
+    unit = partial(_sign_with, key_file=settings.audit_signing_key, origin=settings.audit_origin)
     while True:
         try:
-            signed = await db.write(lambda tx: sign_latest(tx, key, settings.audit_origin))
+            signed = await db.write(unit)
             if signed is not None and settings.audit_checkpoint_dir is not None:
                 await asyncio.to_thread(publish, settings.audit_checkpoint_dir, signed)
         except (Unavailable, OSError) as exc:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from gateway import audit
 from gateway.audit import Entry
@@ -84,6 +85,10 @@ def due(tx: Tx, before: str) -> list[PeriodPurge]:
     return [PeriodPurge(p, counts.get(p, 0), p in live) for p in sorted(counts.keys() | live)]
 
 
+def _execute(sql: str, tx: Tx) -> None:
+    tx.execute(sql)
+
+
 def purge(tx: Tx, before: str, now: datetime) -> list[PeriodPurge]:
     """Shred every month before `before` (one unit: keys, payloads and `purged` records)."""
     done = [_shred(tx, plan.period, now) for plan in due(tx, before)]
@@ -138,11 +143,11 @@ def purge_now(db: Database, before: str, now: datetime, *, dry_run: bool) -> lis
 async def run_once(db: Database, retention_months: int, now: datetime) -> list[PeriodPurge]:
     """One day's upkeep: partitions ahead (PostgreSQL), then the purge if one is configured."""
     if db.postgres:
-        await db.write(lambda tx: tx.execute(audit_partitions(now.date())))
+        await db.write(partial(_execute, audit_partitions(now.date())))
     before = cutoff(now, retention_months)
     if before is None:
         return []
-    done = await db.write(lambda tx: purge(tx, before, now))
+    done = await db.write(partial(purge, before=before, now=now))
     if done:
         await db.read(scrub)
         for d in done:

@@ -5,6 +5,10 @@ each inside its own savepoint so that one failing unit does not undo the others.
 future resolves only after the commit is durable, which is what lets the transports acknowledge.
 A commit that fails (disk full, database gone) fails every unit of its group with `Unavailable`:
 the sender is told to retry, nothing is acknowledged.
+
+The transactions run in a `Writer`: in the writer thread itself, or (`writer="process"`, what
+`gateway serve` uses) in a child process of its own (`writer_process.py`), so that the commit
+groups do not share the interpreter lock with the event loop; units must then be picklable.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar
 
 import psycopg
 
 from gateway.errors import Unavailable
 from gateway.store.schema import schema_statements
+
+if TYPE_CHECKING:
+    from gateway.store.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,44 +103,22 @@ class Tx:
 # Any constant both replicas agree on: the advisory lock that serialises schema creation.
 _BUSY_SECONDS = 10.0
 _SCHEMA_LOCK = 0x6761746577617900
-_Job = tuple[Callable[[Tx], Any], Future[Any]]
+#: A unit of work: runs inside the group's transaction, its value is the caller's result.
+Unit = Callable[[Tx], Any]
+#: What a unit gave: (True, its value) or (False, the exception it raised).
+Outcome = tuple[bool, Any]
+_Job = tuple[Unit, Future[Any]]
 
 
-class Database:
-    """The store. `write(unit)` for anything that changes state, `read(fn)` for queries."""
+class Writer:
+    """One writer connection and what runs on it: schema creation, then commit groups."""
 
-    def __init__(self, url: str, *, batch: int = 256) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
         self.postgres = url.startswith(("postgresql://", "postgres://"))
-        self._batch = batch
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._local = threading.local()
-        self._writer_conn = self._connect()
+        self._conn = connect(url)
         self._turns = self._turn_file()
         self._init_schema()
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
-
-    # -- connections ---------------------------------------------------------------------------
-
-    def _connect(self) -> Any:
-        if self.postgres:
-            return psycopg.connect(self.url, autocommit=True)
-        Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        # The busy timeout from the first statement on: switching a new file to WAL takes an
-        # exclusive lock that another process (a worker starting beside this one) may hold.
-        conn = sqlite3.connect(
-            self.url, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
-        )
-        _enter_wal(conn)
-        # FULL: a commit survives power loss, which is what an acknowledgement promises.
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        # Each unit of a commit group runs in a savepoint, whose undo log (the statement
-        # journal) SQLite otherwise keeps in a temporary file: in `make bench-gateway` that file
-        # cost 55 KiB of storage writes per message (255 -> 200) and 8-11 % of the throughput.
-        conn.execute("PRAGMA temp_store=MEMORY")
-        return conn
 
     def _turn_file(self) -> BinaryIO | None:
         """SQLite: a lock file beside the database that the writers of several processes
@@ -160,7 +145,7 @@ class Database:
             fcntl.flock(self._turns, fcntl.LOCK_UN)
 
     def _init_schema(self) -> None:
-        conn = self._writer_conn
+        conn = self._conn
         if not self.postgres:
             for statement in schema_statements(False):
                 conn.execute(statement)
@@ -174,6 +159,86 @@ class Database:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
+    def run(self, units: Sequence[Unit]) -> list[Outcome] | None:
+        """Every unit in one transaction: whether each succeeded, and its value or error;
+        None when the commit itself failed (nothing of the group is stored)."""
+        with self._writers_turn():
+            return self._transaction(units)
+
+    def _transaction(self, units: Sequence[Unit]) -> list[Outcome] | None:
+        conn = self._conn
+        tx = Tx(conn, self.postgres, grouped=True)
+        results: list[Outcome] = []
+        try:
+            if self.postgres:
+                conn.execute("BEGIN")
+                # Replicas take turns, whole groups at a time: the audit chain has one head,
+                # and locking it first means no group can wait on another while holding it.
+                conn.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+            for unit in units:
+                conn.execute("SAVEPOINT unit")
+                mark = tx._mark()
+                try:
+                    value = unit(tx)
+                except (sqlite3.Error, psycopg.Error) as exc:
+                    # The store itself failed (full disk, lost connection, a race between
+                    # replicas): the sender retries; the detail stays in our log only.
+                    log.error("store unit failed: %s: %s", type(exc).__name__, exc)
+                    conn.execute("ROLLBACK TO SAVEPOINT unit")
+                    tx._undo(mark)
+                    results.append((False, Unavailable("the store cannot commit now")))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT unit")
+                    tx._undo(mark)
+                    results.append((False, exc))
+                else:
+                    conn.execute("RELEASE SAVEPOINT unit")
+                    results.append((True, value))
+            tx._flush()
+            conn.execute("COMMIT")
+        except (sqlite3.Error, psycopg.Error, OSError) as exc:
+            log.error("store commit failed: %s", type(exc).__name__)
+            self._recover()
+            return None
+        return results
+
+    def _recover(self) -> None:
+        with contextlib.suppress(sqlite3.Error, psycopg.Error):
+            self._conn.execute("ROLLBACK")
+        if self.postgres and getattr(self._conn, "closed", False):
+            self._conn = connect(self.url)
+
+    def close(self) -> None:
+        self._conn.close()
+        if self._turns is not None:
+            self._turns.close()
+
+
+class Database:
+    """The store. `write(unit)` for anything that changes state, `read(fn)` for queries.
+
+    `writer="process"` runs the commit groups in a child process (`writer_process.py`)."""
+
+    def __init__(
+        self, url: str, *, batch: int = 256, writer: Literal["thread", "process"] = "thread"
+    ) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._batch = batch
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._local = threading.local()
+        self._writer: Writer | WriterProcess
+        if writer == "process":
+            from gateway.store.writer_process import WriterProcess
+
+            self._writer = WriterProcess(url)
+        else:
+            self._writer = Writer(url)
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
     # -- writing -------------------------------------------------------------------------------
 
     async def write(self, unit: Callable[[Tx], T]) -> T:
@@ -186,9 +251,7 @@ class Database:
         return future
 
     def write_sync(self, unit: Callable[[Tx], T]) -> T:
-        future: Future[T] = Future()
-        self._jobs.put((unit, future))
-        return future.result()
+        return self.enqueue(unit).result()
 
     def _run(self) -> None:
         while True:
@@ -208,15 +271,14 @@ class Database:
             self._commit_group(jobs)
 
     def _commit_group(self, jobs: list[_Job]) -> None:
-        with self._writers_turn():
-            results = self._transaction(jobs)
+        results = self._writer.run([unit for unit, _ in jobs])
         if results is None:
             failure = Unavailable("the store cannot commit now; retry later")
             for _, future in jobs:
                 if not future.done():
                     future.set_exception(failure)
             return
-        for future, ok, value in results:
+        for (_, future), (ok, value) in zip(jobs, results, strict=True):
             # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
             # committed all the same, and nobody is left to tell.
             if future.done():
@@ -226,59 +288,12 @@ class Database:
             else:
                 future.set_exception(value)
 
-    def _transaction(self, jobs: list[_Job]) -> list[tuple[Future[Any], bool, Any]] | None:
-        """Every unit of the group in one transaction: each unit's future, whether it succeeded
-        and its value or error; None when the commit itself failed."""
-        conn = self._writer_conn
-        tx = Tx(conn, self.postgres, grouped=True)
-        results: list[tuple[Future[Any], bool, Any]] = []
-        try:
-            if self.postgres:
-                conn.execute("BEGIN")
-                # Replicas take turns, whole groups at a time: the audit chain has one head,
-                # and locking it first means no group can wait on another while holding it.
-                conn.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-            else:
-                conn.execute("BEGIN IMMEDIATE")
-            for unit, future in jobs:
-                conn.execute("SAVEPOINT unit")
-                mark = tx._mark()
-                try:
-                    value = unit(tx)
-                except (sqlite3.Error, psycopg.Error) as exc:
-                    # The store itself failed (full disk, lost connection, a race between
-                    # replicas): the sender retries; the detail stays in our log only.
-                    log.error("store unit failed: %s: %s", type(exc).__name__, exc)
-                    conn.execute("ROLLBACK TO SAVEPOINT unit")
-                    tx._undo(mark)
-                    results.append((future, False, Unavailable("the store cannot commit now")))
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO SAVEPOINT unit")
-                    tx._undo(mark)
-                    results.append((future, False, exc))
-                else:
-                    conn.execute("RELEASE SAVEPOINT unit")
-                    results.append((future, True, value))
-            tx._flush()
-            conn.execute("COMMIT")
-        except (sqlite3.Error, psycopg.Error, OSError) as exc:
-            log.error("store commit failed: %s", type(exc).__name__)
-            self._recover(conn)
-            return None
-        return results
-
-    def _recover(self, conn: Any) -> None:
-        with contextlib.suppress(sqlite3.Error, psycopg.Error):
-            conn.execute("ROLLBACK")
-        if self.postgres and getattr(conn, "closed", False):
-            self._writer_conn = self._connect()
-
     # -- reading -------------------------------------------------------------------------------
 
     def _reader(self) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = connect(self.url)
             self._local.conn = conn
         return conn
 
@@ -296,9 +311,28 @@ class Database:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join(timeout=10)
-        self._writer_conn.close()
-        if self._turns is not None:
-            self._turns.close()
+        self._writer.close()
+
+
+def connect(url: str) -> Any:
+    """A connection to the store at `url`, set up for durability (SQLite) or autocommit."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return psycopg.connect(url, autocommit=True)
+    Path(url).parent.mkdir(parents=True, exist_ok=True)
+    # The busy timeout from the first statement on: switching a new file to WAL takes an
+    # exclusive lock that another process (a worker starting beside this one) may hold.
+    conn = sqlite3.connect(
+        url, isolation_level=None, check_same_thread=False, timeout=_BUSY_SECONDS
+    )
+    _enter_wal(conn)
+    # FULL: a commit survives power loss, which is what an acknowledgement promises.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    # Each unit of a commit group runs in a savepoint, whose undo log (the statement
+    # journal) SQLite otherwise keeps in a temporary file: in `make bench-gateway` that file
+    # cost 55 KiB of storage writes per message (255 -> 200) and 8-11 % of the throughput.
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn
 
 
 def _enter_wal(conn: sqlite3.Connection) -> None:

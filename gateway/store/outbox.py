@@ -34,6 +34,11 @@ def enqueue(tx: Tx, rows: Sequence[tuple[str, str, str, str, str, bytes]], now: 
     )
 
 
+def release_leases(tx: Tx) -> None:
+    """Void every lease (a single-node store's forwarder starting: its predecessor is gone)."""
+    tx.execute("UPDATE outbox SET lease_until = 0")
+
+
 def claim(tx: Tx, limit: int, now: float, lease_seconds: float) -> list[Queued]:
     skip = " FOR UPDATE OF o SKIP LOCKED" if tx.postgres else ""
     rows = tx.all(

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from cryptography.exceptions import InvalidTag
 
@@ -121,7 +122,9 @@ class PayloadKeys:
         key_id = key_id_for(period, self.master.key_id)
         fresh = self.master.seal(os.urandom(32), _wrap_aad(key_id))
         now = datetime.now(UTC)
-        stored = await self.db.write(lambda tx: ensure_key(tx, period, key_id, fresh, now))
+        stored = await self.db.write(
+            partial(ensure_key, period=period, key_id=key_id, wrapped=fresh, now=now)
+        )
         if stored is None:
             log.error("a message of %s arrived after that month was purged", period)
             raise Unavailable("the storage key of this period was destroyed")

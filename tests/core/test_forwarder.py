@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from gateway import forwarder as forwarding
 from gateway import profile
 from gateway.forwarder import Forwarder, Policy
 from gateway.pki import PkiLayout
@@ -62,13 +63,13 @@ def received(url: str, pki: PkiLayout) -> list[str]:
 def test_stopping_waits_for_the_settles_of_what_was_sent(
     pki: PkiLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settle = Forwarder._settle
+    settle = forwarding.settle
 
-    def slow_settle(self: Forwarder, tx: Tx, *args: Any) -> None:
+    def slow_settle(tx: Tx, **kwargs: Any) -> None:
         time.sleep(0.3)  # in the writer thread: stopping comes while it runs
-        settle(self, tx, *args)
+        settle(tx, **kwargs)
 
-    monkeypatch.setattr(Forwarder, "_settle", slow_settle)
+    monkeypatch.setattr(forwarding, "settle", slow_settle)
     with register(pki, str(tmp_path / "register.sqlite3")) as url:
         db = Database(str(tmp_path / "gateway.sqlite3"))
         sent = enqueue(db, 6)
@@ -82,15 +83,15 @@ def test_stopping_waits_for_the_settles_of_what_was_sent(
 def test_a_settle_that_fails_gives_its_place_back(
     pki: PkiLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settle, failures = Forwarder._settle, []
+    settle, failures = forwarding.settle, []
 
-    def failing_settle(self: Forwarder, tx: Tx, *args: Any) -> None:
+    def failing_settle(tx: Tx, **kwargs: Any) -> None:
         if len(failures) < 5:  # more than the places there are
             failures.append(1)
             raise RuntimeError("the settle fails")
-        settle(self, tx, *args)
+        settle(tx, **kwargs)
 
-    monkeypatch.setattr(Forwarder, "_settle", failing_settle)
+    monkeypatch.setattr(forwarding, "settle", failing_settle)
     with register(pki, str(tmp_path / "register.sqlite3")) as url:
         db = Database(str(tmp_path / "gateway.sqlite3"))
         sent = enqueue(db, 8)

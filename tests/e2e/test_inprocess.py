@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.devstack import Stack
 from gateway.settings import Settings
-from gateway.store.db import Database
+from gateway.store.db import Database, Row, Tx
 from gateway.tls import ServerTls
 from tests.e2e.checks import post_ozd
 from tests.e2e.messages import mvr_bytes, mvr_envelope, ozd_signal, soap_headers
@@ -64,14 +65,19 @@ def test_the_forwarded_header_from_an_untrusted_peer_is_ignored(stack: Stack) ->
         assert response.status_code == 401
 
 
+def _one(sql: str, tx: Tx) -> Row | None:
+    return tx.one(sql)
+
+
 @pytest.fixture
 def full_disk_app(stack: Stack) -> Iterator[tuple[FastAPI, Database]]:
     app = app_for(stack)
     db: Database = app.state.gateway.db
-    pages = db.write_sync(lambda tx: tx.one("PRAGMA page_count"))
+    # On the writer's own connection, in the store writer process (a unit must pickle).
+    pages = db.write_sync(partial(_one, "PRAGMA page_count"))
     assert pages is not None
     # SQLITE_FULL, what a full disk gives: the store may not grow by a page.
-    db.write_sync(lambda tx: tx.one(f"PRAGMA max_page_count = {pages[0]}"))
+    db.write_sync(partial(_one, f"PRAGMA max_page_count = {pages[0]}"))
     yield app, db
 
 
@@ -98,6 +104,6 @@ def test_a_full_disk_is_a_retryable_refusal_never_an_acknowledgement(
             fault = mvr.post("/soap/mvr", content=mvr_bytes(mvr_envelope()), headers=soap_headers())
             assert fault.status_code == 500 and b"soap:Server" in fault.content
         assert db.read_sync(lambda tx: tx.all("SELECT * FROM receipts")) == []
-        db.write_sync(lambda tx: tx.one("PRAGMA max_page_count = 1073741823"))
+        db.write_sync(partial(_one, "PRAGMA max_page_count = 1073741823"))
         with stack.client("ozd") as ozd:
             assert post_ozd(ozd, ozd_signal()).status_code == 202
