@@ -100,13 +100,19 @@ def test_a_result_that_does_not_pickle_is_unavailable_but_committed(db: Database
     assert db.read_sync(_notes) == ["kept", "b"]
 
 
-def test_a_killed_writer_fails_its_group_and_the_next_group_has_a_new_one(db: Database) -> None:
+def _die(tx: Tx) -> None:
+    _note(tx, "lost")
+    os.kill(os.getpid(), signal.SIGKILL)  # the writer process, halfway through its group
+
+
+def test_a_writer_killed_in_a_group_fails_it_and_the_next_group_has_a_new_one(
+    db: Database,
+) -> None:
     first = db.write_sync(_pid)
     db.write_sync(partial(_note, text="before"))
-    os.kill(first, signal.SIGKILL)
-    # The group sent to the dead process fails as retryable: nothing is acknowledged.
+    # Nothing of the group is stored, and it fails as retryable: nothing is acknowledged.
     with pytest.raises(Unavailable):
-        db.write_sync(partial(_note, text="lost"))
+        db.write_sync(_die)
     second = db.write_sync(_pid)
     assert second != first
     db.write_sync(partial(_note, text="after"))
