@@ -216,21 +216,42 @@ class Writer:
             self._turns.close()
 
 
-class _WriterThread:
-    """Commit groups in a thread of this process: every unit queued while the last group was
-    being written forms the next group, up to `batch`."""
+class Database:
+    """The store. `write(unit)` for anything that changes state, `read(fn)` for queries.
 
-    def __init__(self, url: str, batch: int) -> None:
-        self._writer = Writer(url)
+    `writer="process"` runs the commit groups in a child process (`writer_process.py`)."""
+
+    def __init__(
+        self, url: str, *, batch: int = 256, writer: Literal["thread", "process"] = "thread"
+    ) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
         self._batch = batch
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._local = threading.local()
+        self._writer: Writer | WriterProcess
+        if writer == "process":
+            from gateway.store.writer_process import WriterProcess
+
+            self._writer = WriterProcess(url)
+        else:
+            self._writer = Writer(url)
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
-    def enqueue(self, unit: Unit) -> Future[Any]:
-        future: Future[Any] = Future()
+    # -- writing -------------------------------------------------------------------------------
+
+    async def write(self, unit: Callable[[Tx], T]) -> T:
+        return await asyncio.wrap_future(self.enqueue(unit))
+
+    def enqueue(self, unit: Callable[[Tx], T]) -> Future[T]:
+        """Queue `unit` now (units run in queue order); the future resolves after its commit."""
+        future: Future[T] = Future()
         self._jobs.put((unit, future))
         return future
+
+    def write_sync(self, unit: Callable[[Tx], T]) -> T:
+        return self.enqueue(unit).result()
 
     def _run(self) -> None:
         while True:
@@ -247,62 +268,25 @@ class _WriterThread:
                     self._jobs.put(None)
                     break
                 jobs.append(more)
-            settle(jobs, self._writer.run([unit for unit, _ in jobs]))
+            self._commit_group(jobs)
 
-    def close(self) -> None:
-        self._writer.close()
-
-
-def settle(jobs: Sequence[tuple[object, Future[Any]]], outcomes: list[Outcome] | None) -> None:
-    """Resolve each job's future with its unit's outcome; all with `Unavailable` when the
-    group's commit failed (nothing of it is stored: the senders retry)."""
-    if outcomes is None:
-        failure = Unavailable("the store cannot commit now; retry later")
-        for _, future in jobs:
-            if not future.done():
-                future.set_exception(failure)
-        return
-    for (_, future), (ok, value) in zip(jobs, outcomes, strict=True):
-        # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
-        # committed all the same, and nobody is left to tell.
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-
-
-class Database:
-    """The store. `write(unit)` for anything that changes state, `read(fn)` for queries.
-
-    `writer="process"` runs the commit groups in a child process (`writer_process.py`)."""
-
-    def __init__(
-        self, url: str, *, batch: int = 256, writer: Literal["thread", "process"] = "thread"
-    ) -> None:
-        self.url = url
-        self.postgres = url.startswith(("postgresql://", "postgres://"))
-        self._local = threading.local()
-        self._writer: _WriterThread | WriterProcess
-        if writer == "process":
-            from gateway.store.writer_process import WriterProcess
-
-            self._writer = WriterProcess(url, batch)
-        else:
-            self._writer = _WriterThread(url, batch)
-
-    # -- writing -------------------------------------------------------------------------------
-
-    async def write(self, unit: Callable[[Tx], T]) -> T:
-        return await asyncio.wrap_future(self.enqueue(unit))
-
-    def enqueue(self, unit: Callable[[Tx], T]) -> Future[T]:
-        """Queue `unit` now (units run in queue order); the future resolves after its commit."""
-        return self._writer.enqueue(unit)
-
-    def write_sync(self, unit: Callable[[Tx], T]) -> T:
-        return self.enqueue(unit).result()
+    def _commit_group(self, jobs: list[_Job]) -> None:
+        results = self._writer.run([unit for unit, _ in jobs])
+        if results is None:
+            failure = Unavailable("the store cannot commit now; retry later")
+            for _, future in jobs:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        for (_, future), (ok, value) in zip(jobs, results, strict=True):
+            # The awaiting task may be gone (cancelled at shutdown, client hung up): its unit is
+            # committed all the same, and nobody is left to tell.
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -325,6 +309,8 @@ class Database:
         return await asyncio.to_thread(self.read_sync, fn)
 
     def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
         self._writer.close()
 
 
