@@ -271,7 +271,11 @@ class Database:
             self._commit_group(jobs)
 
     def _commit_group(self, jobs: list[_Job]) -> None:
-        results = self._writer.run([unit for unit, _ in jobs])
+        try:
+            results = self._writer.run([unit for unit, _ in jobs])
+        except Exception:  # this thread must outlive anything, or every later write would hang
+            log.exception("store writer failed")
+            results = None
         if results is None:
             failure = Unavailable("the store cannot commit now; retry later")
             for _, future in jobs:

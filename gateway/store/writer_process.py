@@ -64,12 +64,12 @@ class WriterProcess:
         )
         theirs.close()
         self._conn = Connection(ours.detach())
-        # Over the socket, not the command line: a PostgreSQL URL may hold a password.
-        self._conn.send_bytes(self.url.encode())
-        if not self._conn.poll(_START_SECONDS):
-            self._stop_child()
-            raise ConfigurationError("the store writer process did not start")
         try:
+            # Over the socket, not the command line: a PostgreSQL URL may hold a password.
+            self._conn.send_bytes(self.url.encode())
+            if not self._conn.poll(_START_SECONDS):
+                self._stop_child()
+                raise ConfigurationError("the store writer process did not start")
             first = self._conn.recv_bytes()
         except (EOFError, OSError):
             first = b"the store writer process exited while opening the store"
