@@ -109,13 +109,16 @@ class Mappings:
     ) -> list[str] | None:
         """Target codes for `code` in the `target` system, or None when the code is unknown to
         the map. Targets with `dependsOn` apply only when `context` has every named value."""
-        if not self.knows(map_id, code):
+        code = normalise(code)
+        if code not in self._known.get(map_id, ()):
             return None
         found: list[str] = []
-        for t in self._index.get((map_id, target), {}).get(normalise(code), []):
+        for t in self._index.get((map_id, target), {}).get(code, []):
             if t.code is None or t.code in found:
                 continue
-            if all((context or {}).get(prop) == value for prop, value in t.depends_on):
+            if not t.depends_on or all(
+                (context or {}).get(prop) == value for prop, value in t.depends_on
+            ):
                 found.append(t.code)
         return found
 
