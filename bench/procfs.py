@@ -76,8 +76,16 @@ def is_store_writer(pid: int) -> bool:
 
 def children(pid: int) -> list[int]:
     """The direct child processes of `pid` (its gateway workers, say)."""
+    # Each thread lists the children it started (a restarted store writer is the writer
+    # thread's, not the main thread's).
+    found: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return []
-    return [int(p) for p in text.split()]
+    for task in tasks:
+        try:
+            found.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found

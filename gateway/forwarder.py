@@ -28,7 +28,7 @@ import orjson
 from gateway import audit
 from gateway.audit import Entry
 from gateway.audit import children as audit_children
-from gateway.errors import DeliveryError
+from gateway.errors import DeliveryError, Unavailable
 from gateway.http1 import Http1Pool, HttpError
 from gateway.store import outbox
 from gateway.store.db import Database, Tx
@@ -80,6 +80,10 @@ def interpret(status: int, body: bytes) -> None:
     if code == "fatal-error" or (400 <= status < 500 and status not in (408, 429)):
         raise DeliveryError(f"fatal-error: {reason}", fatal=True)
     raise DeliveryError(f"{code or 'transient-error'}: {reason}", fatal=False)
+
+
+#: Pauses before each further try of a settle that found the store unavailable.
+_SETTLE_RETRIES = (0.1, 0.5, 2.0)
 
 
 class Forwarder:
@@ -155,11 +159,21 @@ class Forwarder:
     async def _settled(
         self, rows: list[outbox.Queued], results: list[DeliveryError | None]
     ) -> None:
+        # What settling needs of each row, without its body (the unit may be pickled).
+        light = [replace(r, body=b"") for r in rows]
+        outcomes = [None if e is None else (e.fatal, e.reason) for e in results]
+        unit = partial(settle, rows=light, results=outcomes, policy=self.policy)
         try:
-            # What settling needs of each row, without its body (the unit may be pickled).
-            light = [replace(r, body=b"") for r in rows]
-            outcomes = [None if e is None else (e.fatal, e.reason) for e in results]
-            await self.db.write(partial(settle, rows=light, results=outcomes, policy=self.policy))
+            for pause in _SETTLE_RETRIES:
+                try:
+                    await self.db.write(unit)
+                    return
+                except Unavailable:
+                    # A store that failed one commit group (a restarted writer process, a busy
+                    # disk) usually takes the next: without a retry these rows would wait for
+                    # their lease to end (a minute) before being sent again.
+                    await asyncio.sleep(pause)
+            await self.db.write(unit)
         except Exception:  # the rows stay leased and are sent again when the lease ends
             log.exception("forwarder settle failed")
         finally:

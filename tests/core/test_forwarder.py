@@ -14,6 +14,7 @@ import pytest
 
 from gateway import forwarder as forwarding
 from gateway import profile
+from gateway.errors import Unavailable
 from gateway.forwarder import Forwarder, Policy
 from gateway.pki import PkiLayout
 from gateway.store import outbox
@@ -80,24 +81,47 @@ def test_stopping_waits_for_the_settles_of_what_was_sent(
         assert sorted(received(url, pki)) == sorted(sent)
 
 
-def test_a_settle_that_fails_gives_its_place_back(
-    pki: PkiLayout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("error", "failing", "rows", "policy"),
+    [
+        # More failures than there are places (`unsettled`): each failed settle gives its
+        # place back, and its rows, still leased, are sent again when the lease ends.
+        (
+            RuntimeError("the settle fails"),
+            5,
+            8,
+            {"batch": 1, "unsettled": 2, "lease_seconds": 0.2},
+        ),
+        # A commit group lost with a restarted writer process, say: tried again at once, as a
+        # lease far beyond `run_until`'s 20 s shows.
+        (Unavailable("the store cannot commit now"), 2, 3, {"batch": 8, "lease_seconds": 600}),
+    ],
+    ids=["failed-settle-gives-its-place-back", "unavailable-store-retried-at-once"],
+)
+def test_a_settle_that_fails(
+    pki: PkiLayout,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    failing: int,
+    rows: int,
+    policy: dict[str, Any],
 ) -> None:
     settle, failures = forwarding.settle, []
 
     def failing_settle(tx: Tx, **kwargs: Any) -> None:
-        if len(failures) < 5:  # more than the places there are
+        if len(failures) < failing:
             failures.append(1)
-            raise RuntimeError("the settle fails")
+            raise error
         settle(tx, **kwargs)
 
     monkeypatch.setattr(forwarding, "settle", failing_settle)
     with register(pki, str(tmp_path / "register.sqlite3")) as url:
         db = Database(str(tmp_path / "gateway.sqlite3"))
-        sent = enqueue(db, 8)
-        # Rows whose settle failed stay leased, then are sent again: the register keeps one.
-        fwd = forwarder(db, url, pki, batch=1, unsettled=2, lease_seconds=0.2)
-        run_until(fwd, lambda: db.read_sync(outbox.counts) == {"delivered": 8})
+        sent = enqueue(db, rows)
+        fwd = forwarder(db, url, pki, **policy)
+        run_until(fwd, lambda: db.read_sync(outbox.counts) == {"delivered": rows})
         db.close()
-        assert len(failures) == 5
+        assert len(failures) == failing
+        # The register keeps one of each, whatever was sent twice.
         assert sorted(received(url, pki)) == sorted(sent)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+import zeep.exceptions
 
 from gateway.devstack import Stack
 from tests.e2e.checks import queue_counts, set_register_mode, wait_until
@@ -73,39 +78,91 @@ def test_gateway_killed_between_accept_and_deliver(fresh_stack: Stack) -> None:
     assert len(rows) == 3 and set(ids_at_register(stack).values()) == {1}
 
 
-def test_gateway_killed_under_load_loses_no_acknowledged_message(fresh_stack: Stack) -> None:
-    stack = fresh_stack
-    assert stack.gateway is not None
-    acknowledged: list[Any] = []
-    stop = threading.Event()
+class Police:
+    """Four police systems sending new reports until stopped; what each answer was."""
 
-    def police() -> None:
-        client = stack.soap_client("mvr", "/soap/mvr")
-        while not stop.is_set():
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.acknowledged: list[Any] = []
+        self.faults: list[str] = []
+        self.stop = threading.Event()
+        self._senders = [threading.Thread(target=self._send) for _ in range(4)]
+        for sender in self._senders:
+            sender.start()
+
+    def _send(self) -> None:
+        client = self.stack.soap_client("mvr", "/soap/mvr")
+        while not self.stop.is_set():
             try:
-                acknowledged.append(submit(client, mvr_envelope()))
+                self.acknowledged.append(submit(client, mvr_envelope()))
+            except zeep.exceptions.Fault as fault:  # answered, not acknowledged
+                self.faults.append(str(fault.code))
             except Exception:  # the connection dies with the gateway: not acknowledged
                 return
 
-    senders = [threading.Thread(target=police) for _ in range(4)]
-    for sender in senders:
-        sender.start()
-    assert wait_until(lambda: len(acknowledged) >= 40, timeout=60)
+    def until(self, count: int) -> None:
+        assert wait_until(lambda: len(self.acknowledged) >= count, timeout=60)
+
+    def halt(self) -> None:
+        self.stop.set()
+        for sender in self._senders:
+            sender.join(timeout=30)
+
+    def check_delivered_once(self) -> None:
+        """Every acknowledged notification reached the register, each exactly once."""
+        # What was committed but not yet answered when a process died is delivered too, so the
+        # register's count can pass the acknowledged count before the last acknowledged message
+        # arrives: wait for the whole queue, then look.
+        assert wait_until(lambda: set(queue_counts(self.stack)) == {"delivered"}, timeout=60)
+        at_register = ids_at_register(self.stack)
+        assert sum(at_register.values()) >= sum(a.NotificationCount for a in self.acknowledged)
+        assert set(at_register.values()) == {1}
+        client = self.stack.soap_client("mvr", "/soap/mvr")
+        for answer in self.acknowledged:
+            status = client.service.GetReceiptStatus(ReceiptId=answer.ReceiptId)
+            assert set(status.NotificationId) <= set(at_register)
+        verdict = self.stack.gateway_cli("audit", "verify")
+        assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def test_gateway_killed_under_load_loses_no_acknowledged_message(fresh_stack: Stack) -> None:
+    stack = fresh_stack
+    assert stack.gateway is not None
+    police = Police(stack)
+    police.until(40)
     stack.gateway.kill()
-    stop.set()
-    for sender in senders:
-        sender.join(timeout=30)
+    police.halt()
     stack.start_gateway()
-    # What was committed but not yet answered when the process died is delivered too, so the
-    # register's count can pass the acknowledged count before the last acknowledged message
-    # arrives: wait for the whole queue, then look.
-    assert wait_until(lambda: set(queue_counts(stack)) == {"delivered"}, timeout=60)
-    at_register = ids_at_register(stack)
-    assert sum(at_register.values()) >= sum(a.NotificationCount for a in acknowledged)
-    assert set(at_register.values()) == {1}
-    client = stack.soap_client("mvr", "/soap/mvr")
-    for answer in acknowledged:  # every acknowledged notification arrived, exactly once
-        status = client.service.GetReceiptStatus(ReceiptId=answer.ReceiptId)
-        assert set(status.NotificationId) <= set(at_register)
-    verdict = stack.gateway_cli("audit", "verify")
-    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+    police.check_delivered_once()
+
+
+def _writer_process(gateway_pid: int) -> int:
+    """The gateway's store writer process (`store_writer = process`, the default)."""
+    # Each thread lists the children it started: a restarted writer is the writer thread's.
+    tasks = Path(f"/proc/{gateway_pid}/task").iterdir()
+    children = [pid for task in tasks for pid in (task / "children").read_text().split()]
+    found = [
+        int(pid)
+        for pid in children
+        if b"gateway.store.writer_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(found) == 1, children
+    return found[0]
+
+
+def test_store_writer_killed_under_load_the_gateway_serves_on(fresh_stack: Stack) -> None:
+    stack = fresh_stack
+    assert stack.gateway is not None and stack.gateway.proc is not None
+    gateway_pid = stack.gateway.proc.pid
+    police = Police(stack)
+    police.until(20)
+    first = _writer_process(gateway_pid)
+    os.kill(first, signal.SIGKILL)
+    police.until(len(police.acknowledged) + 20)
+    police.halt()
+    # The same gateway process, a new writer; the group that died with the old one was
+    # answered with retryable server faults, nothing else.
+    assert stack.gateway.running
+    assert _writer_process(gateway_pid) != first
+    assert set(police.faults) <= {"soap:Server"}
+    police.check_delivered_once()
