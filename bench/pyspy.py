@@ -39,14 +39,18 @@ STAGES = (
     ("  SOAP answer", "submit_answer (gateway/"),
     ("duplicate check (read, in a worker thread)", "Database.read_sync ("),
     ("seal the raw message (in a worker thread)", "Sealer.seal ("),
-    ("store writer: commit groups", "Database._commit_group ("),
-    ("  intake unit (record state, outbox, audit)", "Pipeline._commit ("),
+    (
+        "store writer thread: commit groups (waits for the writer process)",
+        "Database._commit_group (",
+    ),
+    ("store writer process: commit groups", "Writer.run ("),
+    ("  intake unit (record state, outbox, audit)", "_commit (gateway/pipeline.py"),
     ("    Composed.finish (ids, render canonical bundles)", "Composed.finish ("),
     ("    profile validate", "validate (gateway/profile"),
     ("  audit.append (every unit)", "append (gateway/audit/chain.py"),
-    ("  forwarder claim unit", "Forwarder.step.<locals>.claim ("),
-    ("  forwarder settle unit", "Forwarder._settle ("),
-    ("forwarder: POST to the register (httpx)", "Forwarder.step.<locals>.send ("),
+    ("  forwarder claim unit", "claim (gateway/forwarder.py"),
+    ("  forwarder settle unit", "settle (gateway/forwarder.py"),
+    ("forwarder: POST to the register", "Forwarder._claim_and_send.<locals>.send ("),
     ("HTTP server outside the app (uvicorn, httptools)", "HttpToolsProtocol."),
     ("TLS records of the server (asyncio sslproto)", "SSLProtocol."),
 )
@@ -70,9 +74,18 @@ class Recorder:
     """`py-spy record --pid` for `seconds`, into a collapsed-stack file."""
 
     def __init__(
-        self, pid: int, seconds: float, out: Path, log: Path, *, mode: str = "gil", rate: int = 200
+        self,
+        pid: int,
+        seconds: float,
+        out: Path,
+        log: Path,
+        *,
+        mode: str = "gil",
+        rate: int = 200,
+        name: str = "gateway",
     ) -> None:
         self.pid, self.seconds, self.out, self.log, self.rate = pid, seconds, out, log, rate
+        self.name = name
         self.mode = mode
         self.proc: subprocess.Popen[bytes] | None = None
         self.error = ""

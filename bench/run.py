@@ -293,7 +293,7 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
     busy2, total2 = procfs.machine_busy_seconds()
     run.busy_before = (busy2 - busy) / max(1e-9, total2 - total) * procfs.cores()
     workers = start_senders(args, stack)
-    recorder: pyspy.Recorder | None = None
+    recorders: list[pyspy.Recorder] = []
     try:
         wait_ready(workers)
         # With `--workers`, the gateway is a parent that forks its serving processes; each
@@ -323,16 +323,25 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
         second = Snapshot.take(pids, counter.count())
         run.window = (first, second)
         if args.profile_seconds > 0:
-            recorder = pyspy.Recorder(
-                # with workers: one of them (each does the same work)
-                [p for p in gateway_pids if not procfs.is_store_writer(p)][-1],
-                args.profile_seconds,
-                stack.root / "gateway-profile.txt",
-                stack.root / "py-spy.log",
-                mode=args.profile_mode,
-            )
-            if not recorder.start():
-                print(f"  profile: {recorder.error}")
+            # With workers: one of them (each does the same work), and its store writer.
+            serving = [p for p in gateway_pids if not procfs.is_store_writer(p)][-1]
+            profiled = {"gateway": serving}
+            writer = [p for p in procfs.children(serving) if procfs.is_store_writer(p)]
+            if writer:
+                profiled["store writer process"] = writer[0]
+            for name, pid in profiled.items():
+                file = name.replace(" ", "-")
+                recorder = pyspy.Recorder(
+                    pid,
+                    args.profile_seconds,
+                    stack.root / f"{file}-profile.txt",
+                    stack.root / f"{file}-py-spy.log",
+                    mode=args.profile_mode,
+                    name=name,
+                )
+                recorders.append(recorder)
+                if not recorder.start():
+                    print(f"  profile of the {name}: {recorder.error}")
             pause_until(run.stop_at, stack, lambda: progress("profiled", run.start_at, counter))
             run.profile_window = (second, Snapshot.take(pids, counter.count()))
         run.results = collect(workers)
@@ -349,13 +358,13 @@ def measure(args: argparse.Namespace, stack: Stack, run: Run) -> None:
             "register": procfs.cpu_seconds(register_pid) or 0.0,
         }
         run.queue_status = queue_status(stack)
-        if recorder is not None and recorder.proc is not None:
-            run.profile_text = profile_text(recorder, run)
-        elif recorder is not None:
-            run.profile_text = recorder.error
+        run.profile_text = "\n".join(
+            profile_text(r, run) if r.proc is not None else f"{r.name}: {r.error}"
+            for r in recorders
+        )
     finally:
         counter.close()
-        if recorder is not None:
+        for recorder in recorders:
             recorder.stop()
         for process, pipe, _ in workers:
             pipe.close()
@@ -428,7 +437,11 @@ def profile_text(recorder: pyspy.Recorder, run: Run) -> str:
         return recorder.error
     assert run.profile_window is not None
     first, second = run.profile_window
-    gateway_cpu = second.cpu["gateway"] - first.cpu["gateway"]
+    in_writers = second.gateway_writers - first.gateway_writers
+    if recorder.name == "gateway":
+        cpu = second.cpu["gateway"] - first.cpu["gateway"] - in_writers
+    else:
+        cpu = in_writers
     accepted = sum(
         1
         for r in run.results
@@ -437,9 +450,10 @@ def profile_text(recorder: pyspy.Recorder, run: Run) -> str:
     )
     seconds = second.at - first.at
     header = (
-        f"mode {recorder.mode}; gateway CPU in the profile phase: {gateway_cpu:.1f} s "
-        f"({gateway_cpu / seconds:.2f} cores) for {accepted} accepted messages"
-        + (f" = {1000 * gateway_cpu / accepted:.2f} ms each" if accepted else "")
+        f"-- the {recorder.name} --\n"
+        f"mode {recorder.mode}; its CPU in the profile phase: {cpu:.1f} s "
+        f"({cpu / seconds:.2f} cores) for {accepted} accepted messages"
+        + (f" = {1000 * cpu / accepted:.2f} ms each" if accepted else "")
         + f"; {second.delivered - first.delivered} delivered meanwhile; py-spy pauses the "
         "gateway for each sample, so this phase runs slower than the measured window"
     )
