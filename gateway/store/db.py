@@ -115,7 +115,7 @@ class Writer:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self.postgres = is_postgres(url)
         self._conn = connect(url)
         self._turns = self._turn_file()
         self._init_schema()
@@ -225,7 +225,7 @@ class Database:
         self, url: str, *, batch: int = 256, writer: Literal["thread", "process"] = "thread"
     ) -> None:
         self.url = url
-        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self.postgres = is_postgres(url)
         self._batch = batch
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._local = threading.local()
@@ -318,9 +318,14 @@ class Database:
         self._writer.close()
 
 
+def is_postgres(url: str) -> bool:
+    """A `postgresql://` URL; anything else is a SQLite file."""
+    return url.startswith(("postgresql://", "postgres://"))
+
+
 def connect(url: str) -> Any:
     """A connection to the store at `url`, set up for durability (SQLite) or autocommit."""
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         return psycopg.connect(url, autocommit=True)
     Path(url).parent.mkdir(parents=True, exist_ok=True)
     # The busy timeout from the first statement on: switching a new file to WAL takes an
